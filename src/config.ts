@@ -1,0 +1,161 @@
+// The service configuration: one schema, resolved once from defaults, the INI config file, LXSSD_*
+// variables and flags (in rising precedence), validated and frozen. Nothing else reads process.env.
+
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { parse as parseIni } from 'ini';
+
+export const ConfigSchema = Type.Object(
+  {
+    /** loopback TCP listener */
+    listen: Type.Object({ host: Type.String(), port: Type.Integer({ minimum: 0, maximum: 65535 }) }),
+    /** the local (Unix) socket, where the kernel proves the caller */
+    socketPath: Type.String({ minLength: 1 }),
+    stateDir: Type.String({ minLength: 1 }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    ),
+    /** WSL's [general] instanceIdleTimeout, ms; negative: never */
+    instanceIdleTimeout: Type.Integer(),
+    /** WSL's [wsl2] vmIdleTimeout, ms; negative: never */
+    vmIdleTimeout: Type.Integer(),
+    /** failed authentications allowed per client address per window */
+    authFailureLimit: Type.Integer({ minimum: 1 }),
+    authFailureWindowMs: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+
+export const DEFAULT_PORT = 7071;
+
+/** Thrown for a configuration the service must not start with; the message is for the operator. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Where a setting can be given, each overriding the one before. */
+export interface ConfigSources {
+  isRoot: boolean;
+  home: string;
+  /** parsed from the config file, if any */
+  fileText?: string;
+  filePath?: string;
+  /** the LXSSD_* variables */
+  env: Readonly<Record<string, string | undefined>>;
+  flags: Partial<Record<'listen' | 'socket' | 'stateDir' | 'logLevel', string>>;
+}
+
+/** The config file's keys: [lxssd] for ours, and WSL's own section and key names where WSL has the setting. */
+const FILE_KEYS = {
+  'lxssd.listen': 'listen',
+  'lxssd.socket': 'socket',
+  'lxssd.stateDir': 'stateDir',
+  'lxssd.logLevel': 'logLevel',
+  'lxssd.authFailureLimit': 'authFailureLimit',
+  'lxssd.authFailureWindowMs': 'authFailureWindowMs',
+  'general.instanceIdleTimeout': 'instanceIdleTimeout',
+  'wsl2.vmIdleTimeout': 'vmIdleTimeout',
+} as const;
+
+const ENV_KEYS = {
+  LXSSD_LISTEN: 'listen',
+  LXSSD_SOCKET: 'socket',
+  LXSSD_STATE_DIR: 'stateDir',
+  LXSSD_LOG_LEVEL: 'logLevel',
+} as const;
+
+type RawKey = (typeof FILE_KEYS)[keyof typeof FILE_KEYS];
+
+export function defaultStateDir(isRoot: boolean, home: string): string {
+  return isRoot ? '/var/lib/lxssd' : join(home, '.local', 'state', 'lxssd');
+}
+
+export function defaultSocketPath(isRoot: boolean, stateDir: string): string {
+  return isRoot ? '/run/lxssd/lxssd.sock' : join(stateDir, 'lxssd.sock');
+}
+
+/** Where the config file is looked for when none is named. */
+export function defaultConfigPath(isRoot: boolean, home: string): string {
+  return isRoot ? '/etc/lxssd/lxssd.conf' : join(home, '.config', 'lxssd', 'lxssd.conf');
+}
+
+/** True for 127.0.0.0/8 and ::1: the only addresses lxssd may listen on. */
+export function isLoopbackAddress(host: string): boolean {
+  if (isIP(host) === 4) return host.split('.')[0] === '127';
+  if (isIP(host) === 6) return /^(0{0,4}:){2,7}0{0,3}1$|^::1$/.test(host.toLowerCase());
+  return false;
+}
+
+/** Parses `HOST:PORT`, `[V6]:PORT`, `HOST` or `:PORT`, refusing anything that is not loopback. */
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5}))?$/.exec(value.trim());
+  if (!match) throw new ConfigError(`listen address "${value}" is not HOST:PORT`);
+  let host = match[1] ?? match[2] ?? '';
+  if (host === '' || host === 'localhost') host = '127.0.0.1';
+  const port = match[3] === undefined ? DEFAULT_PORT : Number(match[3]);
+  if (port > 65535) throw new ConfigError(`listen port ${port} is out of range`);
+  if (!isLoopbackAddress(host)) {
+    throw new ConfigError(
+      `refusing to listen on ${host}: lxssd listens on loopback only (127.0.0.0/8 or ::1), ` +
+        'because anyone who reaches the port could try to drive distributions',
+    );
+  }
+  return { host, port };
+}
+
+function parseInteger(key: string, value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(`${key} must be an integer, not "${value}"`);
+  return Number(value);
+}
+
+function readFileSettings(text: string, path: string): Partial<Record<RawKey, string>> {
+  const parsed = parseIni(text) as Record<string, unknown>;
+  const settings: Partial<Record<RawKey, string>> = {};
+  for (const [section, body] of Object.entries(parsed)) {
+    if (typeof body !== 'object' || body === null) {
+      throw new ConfigError(`${path}: "${section}" is outside any section; put it under [lxssd]`);
+    }
+    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+      const name = `${section}.${key}`;
+      if (!Object.hasOwn(FILE_KEYS, name)) throw new ConfigError(`${path}: unknown setting [${section}] ${key}`);
+      settings[FILE_KEYS[name as keyof typeof FILE_KEYS]] = String(value);
+    }
+  }
+  return settings;
+}
+
+export function resolveConfig(sources: ConfigSources): Config {
+  const raw: Partial<Record<RawKey, string>> = {};
+  if (sources.fileText !== undefined) {
+    Object.assign(raw, readFileSettings(sources.fileText, sources.filePath ?? 'config file'));
+  }
+  for (const [variable, key] of Object.entries(ENV_KEYS)) {
+    const value = sources.env[variable];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  for (const [flag, value] of Object.entries(sources.flags)) {
+    if (value !== undefined) raw[flag as RawKey] = value;
+  }
+
+  const stateDir = raw.stateDir ?? defaultStateDir(sources.isRoot, sources.home);
+  const config = {
+    listen: parseListen(raw.listen ?? `127.0.0.1:${DEFAULT_PORT}`),
+    socketPath: raw.socket ?? defaultSocketPath(sources.isRoot, stateDir),
+    stateDir,
+    logLevel: raw.logLevel ?? 'info',
+    instanceIdleTimeout: parseInteger('instanceIdleTimeout', raw.instanceIdleTimeout ?? '15000'),
+    vmIdleTimeout: parseInteger('vmIdleTimeout', raw.vmIdleTimeout ?? '60000'),
+    authFailureLimit: parseInteger('authFailureLimit', raw.authFailureLimit ?? '10'),
+    authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
+  };
+  const problems = [...Value.Errors(ConfigSchema, config)];
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    throw new ConfigError(`invalid setting ${first.path.slice(1) || '(root)'}: ${first.message}`);
+  }
+  return Object.freeze(config) as Config;
+}

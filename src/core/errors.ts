@@ -1,0 +1,44 @@
+// The one error table: stable code → HTTP status and title. Core code throws LxssError with a code from
+// here; the problem-details plugin is the only place that turns it into a response.
+
+/** Every error code lxssd can answer with. WSL's own names where WSL has one; LXSSD_E_* where it has none. */
+export const ERROR_TABLE = {
+  E_INVALIDARG: { status: 400, title: 'Invalid argument' },
+  ERROR_NOT_AUTHENTICATED: { status: 401, title: 'Authentication required' },
+  E_ACCESSDENIED: { status: 403, title: 'Access denied' },
+  LXSSD_E_HOST_NOT_ALLOWED: { status: 403, title: 'Host header is not a loopback authority of this server' },
+  LXSSD_E_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin is not this server' },
+  ERROR_NOT_FOUND: { status: 404, title: 'Not found' },
+  LXSSD_E_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  LXSSD_E_TOO_MANY_AUTH_FAILURES: { status: 429, title: 'Too many failed authentication attempts' },
+  E_UNEXPECTED: { status: 500, title: 'Internal error' },
+  LXSSD_E_SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/** A failure with a stable code; `detail` is shown to the caller, so it must never carry secrets. */
+export class LxssError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string;
+  /** Extra members for the problem document (e.g. a retry delay), all safe to show. */
+  readonly extra: Record<string, unknown>;
+
+  constructor(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
+    super(`${code}: ${detail}`);
+    this.name = 'LxssError';
+    this.code = code;
+    this.detail = detail;
+    this.extra = extra;
+  }
+
+  get status(): number {
+    return ERROR_TABLE[this.code].status;
+  }
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_TABLE, code);
+}

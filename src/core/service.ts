@@ -1,0 +1,102 @@
+// The service root: the objects every request reaches through (sessions, tokens, the auth limiter) and the
+// rules that span them. Transport-free: callers arrive here already identified as a Caller.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Hypervisor } from '../hv/index.js';
+import { AuthFailureLimiter } from './auth-limiter.js';
+import { LxssError } from './errors.js';
+import { type Caller, isAdministrator, isSid, type Sid, sidForUid } from './identity.js';
+import { SessionManager } from './session-manager.js';
+import type { UserSession } from './session.js';
+import { type TokenInfo, TokenStore } from './token-store.js';
+
+export interface ServiceOptions {
+  readonly stateDir: string;
+  readonly authFailureLimit: number;
+  readonly authFailureWindowMs: number;
+}
+
+export interface MintTokenRequest {
+  /** mint for this SID instead of the caller's (administrator only) */
+  sid?: string;
+  label?: string;
+  expiresInSeconds?: number;
+}
+
+export class LxssService {
+  readonly sessions: SessionManager;
+  readonly authLimiter: AuthFailureLimiter;
+
+  private constructor(
+    readonly hv: Hypervisor,
+    private readonly tokens: TokenStore,
+    options: ServiceOptions,
+  ) {
+    this.sessions = new SessionManager((uid) => hv.account(uid));
+    this.authLimiter = new AuthFailureLimiter({
+      maxFailures: options.authFailureLimit,
+      windowMs: options.authFailureWindowMs,
+    });
+  }
+
+  static async open(hv: Hypervisor, options: ServiceOptions): Promise<LxssService> {
+    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
+    return new LxssService(hv, tokens, options);
+  }
+
+  /** The caller a kernel-proven uid on the local socket stands for. */
+  localCaller(uid: number): Caller {
+    return { sid: sidForUid(uid), transport: 'local' };
+  }
+
+  /** The caller a bearer token stands for, or undefined when the token proves nothing. */
+  tokenCaller(presented: string): Caller | undefined {
+    const token = this.tokens.verify(presented);
+    return token && { sid: token.sid, transport: 'tcp', tokenId: token.id };
+  }
+
+  sessionOf(caller: Caller): UserSession {
+    return this.sessions.forSid(caller.sid);
+  }
+
+  /** All sessions; the administrator's view. */
+  listSessions(caller: Caller): UserSession[] {
+    if (!isAdministrator(caller)) throw new LxssError('E_ACCESSDENIED', 'only root may list all sessions');
+    return this.sessions.list();
+  }
+
+  /**
+   * Mints a token. Only a caller the OS has proven (the local socket) may mint for itself; the administrator
+   * may also mint over TCP and for another SID, as it could act as that user anyway.
+   */
+  async mintToken(caller: Caller, request: MintTokenRequest): Promise<{ token: string; info: TokenInfo }> {
+    const admin = isAdministrator(caller);
+    if (caller.transport !== 'local' && !admin) {
+      throw new LxssError('E_ACCESSDENIED', 'tokens are minted only over the local socket, where the OS proves who you are');
+    }
+    const sid: Sid = request.sid ?? caller.sid;
+    if (!isSid(sid)) throw new LxssError('E_INVALIDARG', `"${sid}" is not a SID`);
+    if (sid !== caller.sid && !admin) {
+      throw new LxssError('E_ACCESSDENIED', 'only root may mint a token for another SID');
+    }
+    const expiresAt =
+      request.expiresInSeconds === undefined ? undefined : new Date(Date.now() + request.expiresInSeconds * 1000);
+    return this.tokens.mint({ sid, label: request.label, expiresAt });
+  }
+
+  listTokens(caller: Caller): TokenInfo[] {
+    return this.tokens.list(caller.sid);
+  }
+
+  async revokeToken(caller: Caller, id: string): Promise<void> {
+    if (!(await this.tokens.revoke(caller.sid, id))) {
+      throw new LxssError('ERROR_NOT_FOUND', `you have no token ${id}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.tokens.close();
+  }
+}

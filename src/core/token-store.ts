@@ -1,0 +1,170 @@
+// SID tokens: minting, verifying, listing and revoking. Owns the token file; the secret of a token is
+// returned once by mint() and never stored, logged or listed — only its SHA-256 is kept.
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file.js';
+import { LxssError } from './errors.js';
+import type { Sid } from './identity.js';
+
+/** What anyone may see of a token: everything but the secret. */
+export interface TokenInfo {
+  readonly id: string;
+  readonly sid: Sid;
+  readonly label: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+}
+
+interface StoredToken extends TokenInfo {
+  /** hex SHA-256 of the secret part */
+  readonly hash: string;
+}
+
+interface TokenFile {
+  version: 1;
+  tokens: StoredToken[];
+}
+
+export interface MintRequest {
+  sid: Sid;
+  label?: string;
+  expiresAt?: Date;
+}
+
+const TOKEN_PREFIX = 'lxss_';
+const SECRET_BYTES = 32; // 256 bits
+// `lxss_<16 hex id>_<43 base64url chars>`: the id finds the record, the secret proves possession.
+const TOKEN_PATTERN = /^lxss_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const LAST_USED_FLUSH_MS = 10_000;
+// Compared against when the id is unknown, so a miss costs what a hit costs.
+const DUMMY_HASH = createHash('sha256').update('lxssd-no-such-token').digest();
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function publicView(token: StoredToken): TokenInfo {
+  const { hash: _hash, ...info } = token;
+  return info;
+}
+
+/** The token file of one service; all methods are safe to call concurrently. */
+export class TokenStore {
+  private readonly tokens = new Map<string, StoredToken>();
+  private saving: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly file: string,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Opens the token file (a missing file is an empty store). */
+  static async open(file: string, now: () => Date = () => new Date()): Promise<TokenStore> {
+    const store = new TokenStore(file, now);
+    let text: string | undefined;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (text !== undefined) {
+      const parsed = JSON.parse(text) as TokenFile;
+      if (parsed.version !== 1 || !Array.isArray(parsed.tokens)) {
+        throw new Error(`${file}: not a token file of version 1`);
+      }
+      for (const token of parsed.tokens) store.tokens.set(token.id, token);
+    }
+    return store;
+  }
+
+  /** Creates a token for `sid`; the returned `token` string is the only copy of the secret. */
+  async mint(request: MintRequest): Promise<{ token: string; info: TokenInfo }> {
+    const now = this.now();
+    if (request.expiresAt && request.expiresAt.getTime() <= now.getTime()) {
+      throw new LxssError('E_INVALIDARG', 'expiresAt is not in the future');
+    }
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(SECRET_BYTES).toString('base64url');
+    const stored: StoredToken = {
+      id,
+      sid: request.sid,
+      label: request.label ?? null,
+      createdAt: now.toISOString(),
+      expiresAt: request.expiresAt?.toISOString() ?? null,
+      lastUsedAt: null,
+      hash: sha256(secret).toString('hex'),
+    };
+    this.tokens.set(id, stored);
+    await this.save();
+    return { token: `${TOKEN_PREFIX}${id}_${secret}`, info: publicView(stored) };
+  }
+
+  /** The token a presented string proves, or undefined when it is unknown, wrong, revoked or expired. */
+  verify(presented: string): TokenInfo | undefined {
+    const match = TOKEN_PATTERN.exec(presented);
+    if (!match) return undefined;
+    const [, id, secret] = match as unknown as [string, string, string];
+    const stored = this.tokens.get(id);
+    const expected = stored ? Buffer.from(stored.hash, 'hex') : DUMMY_HASH;
+    const matches = timingSafeEqual(sha256(secret), expected);
+    if (!stored || !matches) return undefined;
+    const now = this.now();
+    if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= now.getTime()) return undefined;
+    const used: StoredToken = { ...stored, lastUsedAt: now.toISOString() };
+    this.tokens.set(id, used);
+    this.scheduleFlush();
+    return publicView(used);
+  }
+
+  /** The tokens of one SID, oldest first. */
+  list(sid: Sid): TokenInfo[] {
+    return [...this.tokens.values()]
+      .filter((token) => token.sid === sid)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .map(publicView);
+  }
+
+  /** Revokes `id` if it belongs to `sid`; false when there is no such token of that SID. */
+  async revoke(sid: Sid, id: string): Promise<boolean> {
+    const stored = this.tokens.get(id);
+    if (!stored || stored.sid !== sid) return false;
+    this.tokens.delete(id);
+    await this.save();
+    return true;
+  }
+
+  /** Writes pending last-used times; call before the service exits. */
+  async close(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      await this.save();
+    }
+    await this.saving;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.save().catch(() => {
+        // A lost last-used time is harmless; the next save writes it again.
+      });
+    }, LAST_USED_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  private save(): Promise<void> {
+    const write = async (): Promise<void> => {
+      const content: TokenFile = { version: 1, tokens: [...this.tokens.values()] };
+      await writeFileAtomic(this.file, `${JSON.stringify(content, null, 2)}\n`, 0o600);
+    };
+    // Chained so writes never interleave, and a failed write does not block the next one.
+    const next = this.saving.then(write, write);
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+}

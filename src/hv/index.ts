@@ -1,0 +1,13 @@
+// Picks the hypervisor backend for this platform: the only place that knows which backends exist.
+
+import type { Hypervisor } from './types.js';
+import { createLinuxHypervisor } from './linux/index.js';
+
+export type { Account, Hypervisor, HypervisorInfo, PeerCredentials } from './types.js';
+
+export function createHypervisor(): Hypervisor {
+  if (process.platform !== 'linux') {
+    throw new Error(`lxssd has no hypervisor backend for ${process.platform} yet`);
+  }
+  return createLinuxHypervisor();
+}

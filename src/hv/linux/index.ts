@@ -1,0 +1,13 @@
+// The Linux backend: namespaces on this host. Distribution work lands here in later issues.
+
+import type { Hypervisor } from '../types.js';
+import { lookupAccount } from './accounts.js';
+import { peerCredentials } from './peer-credentials.js';
+
+export function createLinuxHypervisor(): Hypervisor {
+  return {
+    info: { platform: 'linux', backend: 'linux-namespaces' },
+    localPeer: peerCredentials,
+    account: lookupAccount,
+  };
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// The `lxssd` command: `serve` (the default) runs the service; `token` asks a running service for a token
+// over the local socket; `openapi` prints the API document. The only file that reads process.env.
+
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type Config,
+  ConfigError,
+  defaultConfigPath,
+  defaultSocketPath,
+  defaultStateDir,
+  resolveConfig,
+} from './config.js';
+import { startListening } from './listen.js';
+import { buildServer } from './server.js';
+import { requestToken } from './token-command.js';
+import { LXSSD_VERSION } from './version.js';
+
+const USAGE = `usage:
+  lxssd [serve] [--listen HOST:PORT] [--socket PATH] [--state-dir DIR] [--config FILE] [--log-level LEVEL]
+  lxssd token [--socket PATH] [--label TEXT] [--expires-in SECONDS]
+  lxssd openapi [--out FILE]
+  lxssd --version | --help
+
+Settings also come from the config file (INI; default ${defaultConfigPath(true, '~')} for root,
+~/.config/lxssd/lxssd.conf otherwise) and LXSSD_LISTEN, LXSSD_SOCKET, LXSSD_STATE_DIR, LXSSD_LOG_LEVEL,
+LXSSD_CONFIG; flags win over variables, variables over the file.`;
+
+const isRoot = process.getuid?.() === 0;
+const home = homedir();
+
+async function loadConfig(flags: Record<string, string | undefined>): Promise<Config> {
+  const named = flags.config ?? process.env.LXSSD_CONFIG;
+  const filePath = named ?? defaultConfigPath(isRoot, home);
+  let fileText: string | undefined;
+  try {
+    fileText = await readFile(filePath, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (named !== undefined || code !== 'ENOENT') {
+      throw new ConfigError(`cannot read config file ${filePath}: ${(error as Error).message}`);
+    }
+  }
+  return resolveConfig({
+    isRoot,
+    home,
+    fileText,
+    filePath,
+    env: process.env,
+    flags: { listen: flags.listen, socket: flags.socket, stateDir: flags['state-dir'], logLevel: flags['log-level'] },
+  });
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: 'string' },
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const config = await loadConfig(values);
+  const app = await buildServer(config);
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      app.log.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    closing = true;
+    app.log.info({ signal }, 'closing');
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        app.log.error({ err: error }, 'close failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  try {
+    const listening = await startListening(app, config);
+    app.log.info({ url: listening.url, socket: listening.socketPath, stateDir: config.stateDir }, 'lxssd ready');
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      socket: { type: 'string' },
+      label: { type: 'string' },
+      'expires-in': { type: 'string' },
+    },
+  });
+  const expires = values['expires-in'];
+  if (expires !== undefined && !/^[1-9]\d*$/.test(expires)) {
+    throw new ConfigError('--expires-in takes a number of seconds');
+  }
+  const socketCandidates = values.socket
+    ? [values.socket]
+    : [process.env.LXSSD_SOCKET, defaultSocketPath(true, ''), defaultSocketPath(false, defaultStateDir(false, home))].filter(
+        (path): path is string => Boolean(path),
+      );
+  const secret = await requestToken(socketCandidates, {
+    label: values.label,
+    expiresInSeconds: expires === undefined ? undefined : Number(expires),
+  });
+  process.stdout.write(`${secret}\n`);
+}
+
+async function openapi(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } } });
+  const stateDir = await mkdtemp(join(tmpdir(), 'lxssd-openapi-'));
+  try {
+    const config = resolveConfig({ isRoot, home, env: {}, flags: { stateDir, logLevel: 'silent' } });
+    const app = await buildServer(config);
+    await app.ready();
+    const document = `${JSON.stringify(app.swagger(), null, 2)}\n`;
+    await app.close();
+    if (values.out) await writeFile(values.out, document);
+    else process.stdout.write(document);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`${LXSSD_VERSION}\n`);
+    return;
+  }
+  switch (first) {
+    case 'token':
+      return token(rest);
+    case 'openapi':
+      return openapi(rest);
+    case 'serve':
+      return serve(rest);
+    case undefined:
+      return serve([]);
+    default:
+      if (first.startsWith('-')) return serve(argv);
+      throw new ConfigError(`unknown command "${first}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`lxssd: ${message}\n`);
+  process.exit(error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
+});

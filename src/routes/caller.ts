@@ -1,0 +1,12 @@
+// Handlers' one way to the caller and its session.
+
+import type { FastifyRequest } from 'fastify';
+import { LxssError } from '../core/errors.js';
+import type { Caller } from '../core/identity.js';
+import './fastify-types.js';
+
+/** The authenticated caller; only public routes have none, and they must not ask. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new LxssError('E_UNEXPECTED', 'route reached without an authenticated caller');
+  return request.caller;
+}

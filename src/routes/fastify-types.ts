@@ -1,0 +1,21 @@
+// What lxssd adds to Fastify's types: the service on the instance, the caller on each request, and the
+// route config flag for routes that need no authentication.
+
+import type { Caller } from '../core/identity.js';
+import type { LxssService } from '../core/service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lxss: LxssService;
+  }
+  interface FastifyRequest {
+    /** set by the authenticate plugin for every /v1 route that is not public */
+    caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    /** true: no caller identity needed (e.g. /v1/version) */
+    public?: boolean;
+  }
+}
+
+export {};

@@ -1,0 +1,14 @@
+// The route table: every /v1 resource, in one explicit list, behind authentication.
+
+import type { FastifyPluginAsync } from 'fastify';
+import { authenticate, type AuthenticateOptions } from './plugins/authenticate.js';
+import { sessionRoutes } from './session.js';
+import { tokenRoutes } from './tokens.js';
+import { versionRoutes } from './version.js';
+
+const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes];
+
+export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
+  await authenticate(app, options);
+  for (const routes of ROUTES) await app.register(routes);
+};

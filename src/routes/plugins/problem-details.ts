@@ -1,0 +1,60 @@
+// The one place errors become responses: every error, ours or Fastify's, leaves as application/problem+json
+// with a stable code; 5xx internals are logged, never shown.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ERROR_TABLE, type ErrorCode, LxssError } from '../../core/errors.js';
+
+function problem(reply: FastifyReply, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}) {
+  const { status, title } = ERROR_TABLE[code];
+  if (typeof extra.retryAfter === 'number') reply.header('retry-after', String(extra.retryAfter));
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="lxssd"');
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({ type: `urn:lxssd:problem:${code}`, title, status, detail, code, ...extra });
+}
+
+function validationProblem(error: FastifyError, reply: FastifyReply) {
+  const errors = (error.validation ?? []).map((issue) => {
+    const where = error.validationContext ?? 'request';
+    const missing = (issue.params as { missingProperty?: string }).missingProperty;
+    const extra = (issue.params as { additionalProperty?: string }).additionalProperty;
+    const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const field = [where, path, missing ?? extra].filter(Boolean).join('.');
+    const message = extra ? `is not a known field` : (issue.message ?? 'is invalid');
+    return { field, message };
+  });
+  const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ') || error.message;
+  return problem(reply, 'E_INVALIDARG', detail, { errors });
+}
+
+function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof LxssError) {
+    if (error.status >= 500) request.log.error({ err: error }, 'request failed');
+    return problem(reply, error.code, error.status >= 500 ? 'internal error; see the service log' : error.detail, error.extra);
+  }
+  if (error.validation) return validationProblem(error, reply);
+  switch (error.statusCode) {
+    case 413:
+      return problem(reply, 'LXSSD_E_PAYLOAD_TOO_LARGE', error.message);
+    case 415:
+      return problem(reply, 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE', error.message);
+    case 503:
+      return problem(reply, 'LXSSD_E_SHUTTING_DOWN', error.message);
+  }
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return problem(reply, 'E_INVALIDARG', error.message);
+  }
+  request.log.error({ err: error }, 'request failed');
+  return problem(reply, 'E_UNEXPECTED', `internal error; see the service log (request ${request.id})`);
+}
+
+async function problemDetails(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler(toProblem);
+  app.setNotFoundHandler((request, reply) =>
+    problem(reply, 'ERROR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}
+
+export default fp(problemDetails, { name: 'lxssd-problem-details' });

@@ -1,0 +1,54 @@
+// The problem+json document every error response carries (RFC 9457), and the helper that declares those
+// responses on a route.
+
+import { Type, type TSchema } from '@sinclair/typebox';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: '`urn:lxssd:problem:<code>`' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ description: 'stable error code; WSL’s name where WSL has one (see docs/errors.md)' }),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
+        description: 'for validation errors: each field that was wrong',
+      }),
+    ),
+    retryAfter: Type.Optional(Type.Integer({ description: 'seconds to wait before trying again' })),
+  },
+  { $id: 'Problem', additionalProperties: false },
+);
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input (E_INVALIDARG)',
+  401: 'No valid token (ERROR_NOT_AUTHENTICATED)',
+  403: 'Not allowed for this caller, Host or Origin',
+  404: 'No such resource for this caller',
+  409: 'Conflicts with the current state',
+  413: 'Body too large',
+  415: 'Unsupported media type',
+  429: 'Too many failed authentications from this address',
+  500: 'Internal error',
+};
+
+/** The error responses a route can give, each as problem+json; 401, 403, 429 and 500 are always possible. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  const all = new Set([...statuses, 401, 403, 429, 500]);
+  const responses: Record<number, TSchema> = {};
+  for (const status of [...all].sort()) {
+    responses[status] = {
+      description: DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+    } as unknown as TSchema;
+  }
+  return responses;
+}
+
+/** Problem responses for a route anyone may call (no authentication). */
+export function publicProblemResponses(...statuses: number[]): Record<number, TSchema> {
+  const responses = problemResponses(...statuses);
+  delete responses[401];
+  delete responses[429];
+  return responses;
+}

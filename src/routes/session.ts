@@ -1,0 +1,45 @@
+// /v1/session (the caller's) and /v1/sessions (all; root only).
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { isAdministrator } from '../core/identity.js';
+import { callerOf } from './caller.js';
+import { problemResponses } from './problem.schemas.js';
+import { CallerSessionSchema, SessionListSchema } from './session.schemas.js';
+
+export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/session',
+    {
+      schema: {
+        operationId: 'getSession',
+        tags: ['sessions'],
+        summary: "The caller's session: who lxssd thinks you are",
+        response: { 200: CallerSessionSchema, ...problemResponses() },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      return {
+        ...app.lxss.sessionOf(caller).describe(),
+        transport: caller.transport,
+        tokenId: caller.tokenId ?? null,
+        administrator: isAdministrator(caller),
+      };
+    },
+  );
+
+  app.get(
+    '/sessions',
+    {
+      schema: {
+        operationId: 'listSessions',
+        tags: ['sessions'],
+        summary: 'Every user session (root only)',
+        response: { 200: SessionListSchema, ...problemResponses() },
+      },
+    },
+    async (request) => ({
+      sessions: app.lxss.listSessions(callerOf(request)).map((session) => session.describe()),
+    }),
+  );
+};

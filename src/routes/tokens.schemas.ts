@@ -1,0 +1,48 @@
+// Wire types of /v1/tokens.
+
+import { Type, type Static } from '@sinclair/typebox';
+
+export const SidSchema = Type.String({
+  pattern: '^S-1-\\d{1,15}(-\\d{1,10}){1,15}$',
+  description: 'a security identifier; Linux uid N is `S-1-22-1-N`',
+  examples: ['S-1-22-1-1000'],
+});
+
+export const TokenInfoSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+    sid: SidSchema,
+    label: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const MintTokenBody = Type.Object(
+  {
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    expiresInSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 10 * 366 * 24 * 3600, description: 'lifetime; none: until revoked' }),
+    ),
+    sid: Type.Optional(SidSchema),
+  },
+  { additionalProperties: false },
+);
+export type MintTokenBody = Static<typeof MintTokenBody>;
+
+export const MintedTokenSchema = Type.Object(
+  {
+    token: Type.String({ description: 'the secret: shown once, stored nowhere in clear' }),
+    info: TokenInfoSchema,
+  },
+  { additionalProperties: false },
+);
+
+export const TokenListSchema = Type.Object(
+  { tokens: Type.Array(TokenInfoSchema) },
+  { additionalProperties: false },
+);
+
+export const TokenIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) });

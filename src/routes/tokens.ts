@@ -1,0 +1,56 @@
+// /v1/tokens: mint (local socket, or root), list and revoke the caller's SID tokens.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { callerOf } from './caller.js';
+import { problemResponses } from './problem.schemas.js';
+import { MintedTokenSchema, MintTokenBody, TokenIdParams, TokenListSchema } from './tokens.schemas.js';
+
+export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/tokens',
+    {
+      schema: {
+        operationId: 'mintToken',
+        tags: ['tokens'],
+        summary: 'Mint a SID token for the caller (local socket only; root may also mint for another SID)',
+        body: MintTokenBody,
+        response: { 201: MintedTokenSchema, ...problemResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      const minted = await app.lxss.mintToken(callerOf(request), request.body);
+      return reply.code(201).header('location', `/v1/tokens/${minted.info.id}`).send(minted);
+    },
+  );
+
+  app.get(
+    '/tokens',
+    {
+      schema: {
+        operationId: 'listTokens',
+        tags: ['tokens'],
+        summary: "List the caller's tokens (never their secrets)",
+        response: { 200: TokenListSchema, ...problemResponses() },
+      },
+    },
+    async (request) => ({ tokens: app.lxss.listTokens(callerOf(request)) }),
+  );
+
+  app.delete(
+    '/tokens/:id',
+    {
+      schema: {
+        operationId: 'revokeToken',
+        tags: ['tokens'],
+        summary: 'Revoke one of the caller’s tokens',
+        params: TokenIdParams,
+        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      await app.lxss.revokeToken(callerOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

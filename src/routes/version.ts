@@ -1,0 +1,33 @@
+// /v1/version: public, so clients can check compatibility before they hold a token.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { LXSSD_VERSION } from '../version.js';
+import { publicProblemResponses } from './problem.schemas.js';
+import { VersionSchema } from './version.schemas.js';
+
+/** What this build of the API offers; grows as resources land. */
+export const CAPABILITIES = ['sid-tokens', 'sessions'] as const;
+
+export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/version',
+    {
+      config: { public: true },
+      schema: {
+        operationId: 'getVersion',
+        tags: ['service'],
+        summary: 'Version, platform, backend and capabilities',
+        security: [],
+        response: { 200: VersionSchema, ...publicProblemResponses() },
+      },
+    },
+    async () => ({
+      version: LXSSD_VERSION,
+      apiVersion: 'v1' as const,
+      platform: process.platform,
+      arch: process.arch,
+      backend: app.lxss.hv.info.backend,
+      capabilities: [...CAPABILITIES],
+    }),
+  );
+};

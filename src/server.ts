@@ -1,0 +1,50 @@
+// buildServer(config): the whole service as a Fastify instance, ready to listen. Used by main and by every
+// test; it never listens itself (see listen.ts).
+
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { LxssService } from './core/service.js';
+import { createHypervisor, type Hypervisor } from './hv/index.js';
+import { LocalSocketServer } from './local-socket.js';
+import { v1Routes } from './routes/index.js';
+import { chooseSubprotocol } from './routes/plugins/authenticate.js';
+import loopbackGuard from './routes/plugins/loopback-guard.js';
+import openapi from './routes/plugins/openapi.js';
+import problemDetails from './routes/plugins/problem-details.js';
+import './routes/fastify-types.js';
+
+export interface ServerDeps {
+  hv?: Hypervisor;
+}
+
+export interface LxssServer extends FastifyInstance {
+  localSocket: LocalSocketServer;
+}
+
+export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<LxssServer> {
+  const hv = deps.hv ?? createHypervisor();
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Unknown body members are an error, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const service = await LxssService.open(hv, config);
+  app.decorate('lxss', service);
+  const localSocket = new LocalSocketServer(app, hv);
+  app.decorate('localSocket', localSocket);
+  app.addHook('onClose', async () => {
+    await localSocket.close();
+    await service.close();
+  });
+
+  await app.register(problemDetails);
+  await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
+  await app.register(websocket, { options: { handleProtocols: chooseSubprotocol, maxPayload: 1 << 20 } });
+  await app.register(openapi);
+  await app.register(v1Routes, { prefix: '/v1', localPeerOf: (socket) => localSocket.peerOf(socket) });
+  return app as unknown as LxssServer;
+}
