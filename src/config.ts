@@ -1,5 +1,5 @@
 // The service configuration: one schema, resolved once from defaults, the INI config file, LXSSD_*
-// variables and flags (in rising precedence), validated and frozen. Nothing else reads process.env.
+// variables and flags (in rising precedence), validated and frozen. Only main.ts reads the environment.
 
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';

@@ -9,6 +9,7 @@ import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
 import { v1Routes } from './routes/index.js';
+import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/plugins/authenticate.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
 import openapi from './routes/plugins/openapi.js';
@@ -27,8 +28,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const hv = deps.hv ?? createHypervisor();
   const app = Fastify({
     logger: { level: config.logLevel },
-    // Unknown body members are an error, not something to drop silently.
-    ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildValidator } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -42,8 +42,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   });
 
   await app.register(problemDetails);
-  await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
+  // Before the guards: its onRequest hook marks upgrade requests, so a refused upgrade's socket is closed.
   await app.register(websocket, { options: { handleProtocols: chooseSubprotocol, maxPayload: 1 << 20 } });
+  await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
   await app.register(v1Routes, { prefix: '/v1', localPeerOf: (socket) => localSocket.peerOf(socket) });
   return app as unknown as LxssServer;

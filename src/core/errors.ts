@@ -9,7 +9,6 @@ export const ERROR_TABLE = {
   LXSSD_E_HOST_NOT_ALLOWED: { status: 403, title: 'Host header is not a loopback authority of this server' },
   LXSSD_E_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin is not this server' },
   ERROR_NOT_FOUND: { status: 404, title: 'Not found' },
-  LXSSD_E_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   LXSSD_E_TOO_MANY_AUTH_FAILURES: { status: 429, title: 'Too many failed authentication attempts' },

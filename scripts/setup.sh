@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything lxssd needs on Debian 12: the Debian packages (one `apt-get update`, only when some
+# are missing; needs root) and the npm packages, whose install also builds the project (`prepare`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# busybox-static: the static tar that imports run inside a distribution's own root; debootstrap: the Debian
+# test distribution; uidmap: newuidmap/newgidmap; gcc + libc6-dev: the static native helpers.
+PACKAGES=(busybox-static debootstrap xz-utils uidmap curl ca-certificates gcc libc6-dev)
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: lxssd needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund

@@ -1,0 +1,40 @@
+// The OpenAPI document: served, committed, identical, and valid by a third-party validator.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import request from 'supertest';
+import { startServer } from '../helpers/server.js';
+
+const committedPath = new URL('../../../openapi/openapi.json', import.meta.url);
+
+describe('GET /openapi.json', () => {
+  it('serves exactly the committed openapi/openapi.json (regenerate with `npm run openapi`)', async (t) => {
+    const server = await startServer(t);
+    const served = await request(server.url).get('/openapi.json');
+    assert.equal(served.status, 200);
+    const committed = JSON.parse(await readFile(committedPath, 'utf8'));
+    assert.deepEqual(served.body, committed, 'openapi/openapi.json is stale: run `npm run openapi` and commit it');
+  });
+
+  it('is a valid OpenAPI 3 document in which every operation declares its responses', async (t) => {
+    const server = await startServer(t);
+    const document = (await request(server.url).get('/openapi.json')).body;
+    await SwaggerParser.validate(structuredClone(document));
+    for (const [path, item] of Object.entries<Record<string, { operationId?: string; responses?: object }>>(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        assert.ok(operation.operationId, `${method.toUpperCase()} ${path} has an operationId`);
+        assert.ok(Object.keys(operation.responses ?? {}).some((code) => code.startsWith('2')), `${method} ${path} success`);
+        assert.ok(Object.keys(operation.responses ?? {}).some((code) => code.startsWith('4')), `${method} ${path} errors`);
+      }
+    }
+  });
+
+  it('serves Swagger UI at /docs', async (t) => {
+    const server = await startServer(t);
+    const response = await request(server.url).get('/docs/');
+    assert.equal(response.status, 200);
+    assert.match(response.text, /swagger/i);
+  });
+});

@@ -1,0 +1,83 @@
+// The `lxssd` binary as an operator runs it: refusing bad binds, serving, minting tokens, closing on SIGTERM.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { access, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import { sharedTempDir } from '../helpers/server.js';
+
+const lxssd = new URL('../../../bin/lxssd.js', import.meta.url).pathname;
+const run = promisify(execFile);
+
+async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stderr };
+}
+
+/** Starts `lxssd serve` and resolves once its log says it is ready. */
+async function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [lxssd, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) {
+    const entry = JSON.parse(line) as { msg?: string; url?: string };
+    if (entry.msg === 'lxssd ready' && entry.url) return { child, url: entry.url };
+  }
+  throw new Error('lxssd exited before it was ready');
+}
+
+describe('lxssd serve', () => {
+  it('exits non-zero with a clear message for a non-loopback address, from a flag or the config file [S1]', async (t) => {
+    const dir = await sharedTempDir('lxssd-cli-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const common = ['--state-dir', join(dir, 'state'), '--socket', join(dir, 'lxssd.sock')];
+
+    const byFlag = spawn(process.execPath, [lxssd, 'serve', '--listen', '0.0.0.0:7071', ...common]);
+    const flagResult = await exitOf(byFlag);
+    assert.notEqual(flagResult.code, 0);
+    assert.match(flagResult.stderr, /refusing to listen on 0\.0\.0\.0: lxssd listens on loopback only/);
+
+    const configFile = join(dir, 'lxssd.conf');
+    await writeFile(configFile, '[lxssd]\nlisten = 0.0.0.0:7071\n');
+    const byFile = spawn(process.execPath, [lxssd, '--config', configFile, ...common]);
+    const fileResult = await exitOf(byFile);
+    assert.notEqual(fileResult.code, 0);
+    assert.match(fileResult.stderr, /loopback only/);
+  });
+
+  it('serves TCP and the local socket, mints a token with `lxssd token`, and closes cleanly on SIGTERM [R4]', async (t) => {
+    const dir = await sharedTempDir('lxssd-cli-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const socketPath = join(dir, 'run', 'lxssd.sock');
+    const { child, url } = await serve(['--listen', '127.0.0.1:0', '--socket', socketPath, '--state-dir', join(dir, 'state')]);
+    t.after(() => child.kill('SIGKILL'));
+
+    const { stdout } = await run(process.execPath, [lxssd, 'token', '--socket', socketPath, '--label', 'cli test']);
+    const token = stdout.trim();
+    assert.match(token, /^lxss_/);
+    const session = await request(url).get('/v1/session').set('authorization', `Bearer ${token}`);
+    assert.equal(session.status, 200);
+    assert.equal(session.body.sid, `S-1-22-1-${process.getuid!()}`);
+
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = (await exited) as [number | null];
+    assert.equal(code, 0, 'exit code after SIGTERM');
+    await assert.rejects(access(socketPath), 'the socket file is removed');
+  });
+
+  it('`lxssd token` explains when no service answers', async (t) => {
+    const dir = await sharedTempDir('lxssd-cli-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, [lxssd, 'token', '--socket', join(dir, 'none.sock')]);
+    const result = await exitOf(child);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /no lxssd answers on .*none\.sock/);
+  });
+});
