@@ -24,6 +24,8 @@ export const ConfigSchema = Type.Object(
     /** failed authentications allowed per client address per window */
     authFailureLimit: Type.Integer({ minimum: 1 }),
     authFailureWindowMs: Type.Integer({ minimum: 1 }),
+    /** the largest unpacked tar an import may write, in bytes */
+    maxImportBytes: Type.Integer({ minimum: 1 }),
   },
   { additionalProperties: false },
 );
@@ -57,6 +59,7 @@ const FILE_KEYS = {
   'lxssd.logLevel': 'logLevel',
   'lxssd.authFailureLimit': 'authFailureLimit',
   'lxssd.authFailureWindowMs': 'authFailureWindowMs',
+  'lxssd.maxImportBytes': 'maxImportBytes',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
 } as const;
@@ -151,6 +154,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     vmIdleTimeout: parseInteger('vmIdleTimeout', raw.vmIdleTimeout ?? '60000'),
     authFailureLimit: parseInteger('authFailureLimit', raw.authFailureLimit ?? '10'),
     authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
+    maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];
   if (problems.length > 0) {

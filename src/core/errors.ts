@@ -4,15 +4,24 @@
 /** Every error code lxssd can answer with. WSL's own names where WSL has one; LXSSD_E_* where it has none. */
 export const ERROR_TABLE = {
   E_INVALIDARG: { status: 400, title: 'Invalid argument' },
+  WSL_E_USER_NOT_FOUND: { status: 400, title: 'No such user in the distribution' },
+  WSL_E_IMPORT_FAILED: { status: 400, title: 'The archive could not be imported' },
   ERROR_NOT_AUTHENTICATED: { status: 401, title: 'Authentication required' },
   E_ACCESSDENIED: { status: 403, title: 'Access denied' },
   LXSSD_E_HOST_NOT_ALLOWED: { status: 403, title: 'Host header is not a loopback authority of this server' },
   LXSSD_E_ORIGIN_NOT_ALLOWED: { status: 403, title: 'Origin is not this server' },
   ERROR_NOT_FOUND: { status: 404, title: 'Not found' },
+  WSL_E_DISTRO_NOT_FOUND: { status: 404, title: 'There is no distribution with the supplied name' },
+  WSL_E_DEFAULT_DISTRO_NOT_FOUND: { status: 404, title: 'There is no default distribution' },
+  ERROR_ALREADY_EXISTS: { status: 409, title: 'A distribution with the supplied name already exists' },
+  ERROR_FILE_EXISTS: { status: 409, title: 'The location already holds a distribution' },
+  E_ILLEGAL_STATE_CHANGE: { status: 409, title: 'The distribution is busy with another operation' },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   LXSSD_E_TOO_MANY_AUTH_FAILURES: { status: 429, title: 'Too many failed authentication attempts' },
   E_UNEXPECTED: { status: 500, title: 'Internal error' },
+  WSL_E_EXPORT_FAILED: { status: 500, title: 'The distribution could not be exported' },
+  ERROR_DISK_FULL: { status: 507, title: 'There is not enough space on the disk' },
   LXSSD_E_SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,7 +1,7 @@
 // The service root: the objects every request reaches through (sessions, tokens, the auth limiter) and the
 // rules that span them. Transport-free: callers arrive here already identified as a Caller.
 
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hypervisor } from '../hv/index.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
@@ -13,6 +13,7 @@ import { type TokenInfo, TokenStore } from './token-store.js';
 
 export interface ServiceOptions {
   readonly stateDir: string;
+  readonly maxImportBytes: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
@@ -33,7 +34,12 @@ export class LxssService {
     private readonly tokens: TokenStore,
     options: ServiceOptions,
   ) {
-    this.sessions = new SessionManager((uid) => hv.account(uid));
+    this.sessions = new SessionManager({
+      accounts: (uid) => hv.account(uid),
+      files: hv.files,
+      usersDir: join(options.stateDir, 'users'),
+      maxImportBytes: options.maxImportBytes,
+    });
     this.authLimiter = new AuthFailureLimiter({
       maxFailures: options.authFailureLimit,
       windowMs: options.authFailureWindowMs,
@@ -41,9 +47,14 @@ export class LxssService {
   }
 
   static async open(hv: Hypervisor, options: ServiceOptions): Promise<LxssService> {
-    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    // Traversable by everyone (each user must reach its own distributions folder), listable by none.
+    await mkdir(join(options.stateDir, 'users'), { recursive: true, mode: 0o711 });
+    await chmod(options.stateDir, 0o711);
+    await chmod(join(options.stateDir, 'users'), 0o711);
     const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
-    return new LxssService(hv, tokens, options);
+    const service = new LxssService(hv, tokens, options);
+    await service.sessions.recoverAll();
+    return service;
   }
 
   /** The caller a kernel-proven uid on the local socket stands for. */

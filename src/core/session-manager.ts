@@ -1,18 +1,19 @@
 // Maps each SID to exactly one UserSession, as WSL's LxssUserSessionFactory does.
 
-import type { Sid } from './identity.js';
-import { type AccountLookup, UserSession } from './session.js';
+import { readdir } from 'node:fs/promises';
+import { isSid, type Sid } from './identity.js';
+import { type SessionContext, UserSession } from './session.js';
 
 export class SessionManager {
   private readonly sessions = new Map<Sid, UserSession>();
 
-  constructor(private readonly accounts: AccountLookup) {}
+  constructor(private readonly context: SessionContext) {}
 
   /** The session of `sid`, created on first use; the same object for the same SID, always. */
   forSid(sid: Sid): UserSession {
     let session = this.sessions.get(sid);
     if (!session) {
-      session = new UserSession(sid, this.accounts);
+      session = new UserSession(sid, this.context);
       this.sessions.set(sid, session);
     }
     return session;
@@ -20,5 +21,14 @@ export class SessionManager {
 
   list(): UserSession[] {
     return [...this.sessions.values()];
+  }
+
+  /** Opens every user's registry that exists on disk, which finishes what a killed service left half done. */
+  async recoverAll(): Promise<void> {
+    const entries = await readdir(this.context.usersDir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      if (!isSid(entry)) continue;
+      await this.forSid(entry).distributions().catch(() => undefined);
+    }
   }
 }

@@ -3,7 +3,8 @@
 import type { Hypervisor } from './types.js';
 import { createLinuxHypervisor } from './linux/index.js';
 
-export type { Account, Hypervisor, HypervisorInfo, PeerCredentials } from './types.js';
+export type { Account, ArchiveFormat, DistroFiles, Hypervisor, HypervisorInfo, ImportResult, PeerCredentials } from './types.js';
+export { HvError, type HvErrorKind } from './errors.js';
 
 export function createHypervisor(): Hypervisor {
   if (process.platform !== 'linux') {

@@ -1,6 +1,7 @@
 // Handlers' one way to the caller and its session.
 
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Distributions } from '../core/distributions.js';
 import { LxssError } from '../core/errors.js';
 import type { Caller } from '../core/identity.js';
 import './fastify-types.js';
@@ -9,4 +10,9 @@ import './fastify-types.js';
 export function callerOf(request: FastifyRequest): Caller {
   if (!request.caller) throw new LxssError('E_UNEXPECTED', 'route reached without an authenticated caller');
   return request.caller;
+}
+
+/** The caller's own distributions: there is no way to name another user's. */
+export function distributionsOf(app: FastifyInstance, request: FastifyRequest): Promise<Distributions> {
+  return app.lxss.sessionOf(callerOf(request)).distributions();
 }

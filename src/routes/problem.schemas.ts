@@ -30,6 +30,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported media type',
   429: 'Too many failed authentications from this address',
   500: 'Internal error',
+  507: 'The disk is full',
 };
 
 /** The error responses a route can give, each as problem+json; 401, 403, 429 and 500 are always possible. */

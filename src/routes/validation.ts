@@ -20,7 +20,11 @@ function buildRouteValidator(externalSchemas: unknown, ajvOptions: AjvOptions = 
   });
   const forBody = pool(externalSchemas, options(false));
   const forText = pool(externalSchemas, options('array'));
-  return (route) => (route.httpPart === 'body' ? forBody(route) : forText(route));
+  return (route) => {
+    // Binary bodies (archives) are streams handed to the handler untouched; there is no JSON to check.
+    if ((route.schema as { format?: string }).format === 'binary') return () => true;
+    return route.httpPart === 'body' ? forBody(route) : forText(route);
+  };
 }
 
 export const buildValidator = buildRouteValidator as unknown as BuildValidator;

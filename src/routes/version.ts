@@ -6,7 +6,7 @@ import { publicProblemResponses } from './problem.schemas.js';
 import { VersionSchema } from './version.schemas.js';
 
 /** What this build of the API offers; grows as resources land. */
-export const CAPABILITIES = ['sid-tokens', 'sessions'] as const;
+export const CAPABILITIES = ['sid-tokens', 'sessions', 'distributions'] as const;
 
 export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(

@@ -2,6 +2,7 @@
 
 import type { Hypervisor } from '../types.js';
 import { lookupAccount } from './accounts.js';
+import { LinuxDistroFiles } from './distro-files.js';
 import { peerCredentials } from './peer-credentials.js';
 
 export function createLinuxHypervisor(): Hypervisor {
@@ -9,5 +10,6 @@ export function createLinuxHypervisor(): Hypervisor {
     info: { platform: 'linux', backend: 'linux-namespaces' },
     localPeer: peerCredentials,
     account: lookupAccount,
+    files: new LinuxDistroFiles(lookupAccount),
   };
 }

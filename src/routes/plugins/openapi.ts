@@ -32,6 +32,7 @@ async function openapi(app: FastifyInstance): Promise<void> {
         { name: 'service', description: 'The service itself' },
         { name: 'sessions', description: 'One session per user SID' },
         { name: 'tokens', description: 'SID tokens for TCP callers' },
+        { name: 'distributions', description: 'Registered root filesystems (WSL’s distributions)' },
       ],
     },
     refResolver: {

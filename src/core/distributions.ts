@@ -1,0 +1,362 @@
+// One user's distributions: WSL's RegisterDistribution, EnumerateDistributions, Get/ConfigureDistribution,
+// UnregisterDistribution, ExportDistribution, Get/SetDefaultDistribution and MoveDistribution. Decides the
+// rules (names, states, locks, the default); the files themselves are the hypervisor layer's job.
+
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
+import { LxssError } from './errors.js';
+import type { EventBus } from './events.js';
+import type { DistributionRecord, Registry } from './registry.js';
+import { UndoStack } from './undo-stack.js';
+
+/** WSL's LxssDistributionState, less Invalid. */
+export type DistributionState = 'Installed' | 'Running' | 'Installing' | 'Uninstalling' | 'Converting' | 'Exporting';
+type LockState = 'Installing' | 'Uninstalling' | 'Converting' | 'Exporting';
+
+/** LXSS_DISTRO_FLAGS_* as named booleans. */
+export const DISTRO_FLAG_BITS = { enableInterop: 0x1, appendNtPath: 0x2, enableDriveMounting: 0x4 } as const;
+export type DistributionFlags = Record<keyof typeof DISTRO_FLAG_BITS, boolean>;
+const LXSS_DISTRO_FLAGS_DEFAULT = 0x7;
+
+/** WSL's LXSS_DISTRO_DEFAULT_ENVIRONMENT. */
+const DEFAULT_ENVIRONMENT = [
+  'HOSTTYPE=x86_64',
+  'LANG=en_US.UTF-8',
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games',
+  'TERM=xterm-256color',
+];
+
+const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,256}$/;
+const GUID_PATTERN = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
+
+export interface DistributionView {
+  id: string;
+  name: string;
+  state: DistributionState;
+  version: number;
+  isDefault: boolean;
+  basePath: string;
+  defaultUid: number;
+  flags: DistributionFlags;
+  defaultEnvironment: string[];
+  createdAt: string;
+  sizeBytes: number;
+}
+
+export interface DistributionPatch {
+  name?: string;
+  defaultUid?: number;
+  defaultUser?: string;
+  flags?: Partial<DistributionFlags>;
+  defaultEnvironment?: string[];
+}
+
+export interface DistributionsOptions {
+  /** the owner's uid on the host: every file operation runs as this user */
+  uid: number;
+  /** where this user's distributions live when no location is given */
+  defaultFolder: string;
+  maxImportBytes: number;
+}
+
+/** Turns a hypervisor failure into the caller-facing error for `operation`. */
+function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unknown {
+  if (!(error instanceof HvError)) return error;
+  switch (error.kind) {
+    case 'invalid-archive':
+      return new LxssError('WSL_E_IMPORT_FAILED', error.message);
+    case 'too-large':
+      return new LxssError('LXSSD_E_PAYLOAD_TOO_LARGE', error.message);
+    case 'disk-full':
+      return new LxssError('ERROR_DISK_FULL', error.message);
+    case 'exists':
+      return new LxssError('ERROR_FILE_EXISTS', error.message);
+    case 'not-permitted':
+      return new LxssError('E_ACCESSDENIED', error.message);
+    default:
+      return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
+  }
+}
+
+export function validateDistributionName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new LxssError('E_INVALIDARG', `"${name}" is not a valid distribution name: use 1 to 256 of a-z A-Z 0-9 . _ -`);
+  }
+  if (name.toLowerCase() === 'legacy') throw new LxssError('E_INVALIDARG', '"Legacy" is reserved');
+}
+
+/** The uid of `user` in a distribution's /etc/passwd text, or undefined. */
+export function uidInPasswd(passwd: string, user: string): number | undefined {
+  for (const line of passwd.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name === user && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
+  }
+  return undefined;
+}
+
+function flagsOf(bits: number): DistributionFlags {
+  return {
+    enableInterop: (bits & DISTRO_FLAG_BITS.enableInterop) !== 0,
+    appendNtPath: (bits & DISTRO_FLAG_BITS.appendNtPath) !== 0,
+    enableDriveMounting: (bits & DISTRO_FLAG_BITS.enableDriveMounting) !== 0,
+  };
+}
+
+export class Distributions {
+  private readonly locks = new Map<string, LockState>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly files: DistroFiles,
+    private readonly events: EventBus,
+    private readonly options: DistributionsOptions,
+  ) {}
+
+  /**
+   * Finishes what a killed service left half done: an Installing or Uninstalling record is removed with its
+   * files. Runs before the registry is used.
+   */
+  async recover(): Promise<string[]> {
+    const recovered: string[] = [];
+    for (const record of this.registry.all()) {
+      if (record.state === 'Installed') continue;
+      await this.files.remove(this.options.uid, record.basePath).catch(() => undefined);
+      await this.registry.remove(record.id);
+      recovered.push(record.name);
+    }
+    return recovered;
+  }
+
+  list(): DistributionView[] {
+    return this.registry.all().map((record) => this.view(record));
+  }
+
+  get(idOrName: string): DistributionView {
+    return this.view(this.resolve(idOrName));
+  }
+
+  getDefault(): DistributionView {
+    const id = this.registry.defaultDistribution;
+    const record = id === null ? undefined : this.registry.get(id);
+    if (!record) throw new LxssError('WSL_E_DEFAULT_DISTRO_NOT_FOUND', 'there is no default distribution');
+    return this.view(record);
+  }
+
+  async setDefault(idOrName: string): Promise<DistributionView> {
+    const record = this.resolve(idOrName);
+    if (this.stateOf(record) !== 'Installed' && this.stateOf(record) !== 'Running') {
+      throw new LxssError('WSL_E_DISTRO_NOT_FOUND', `${record.name} is ${this.stateOf(record)}, not installed`);
+    }
+    if (this.registry.defaultDistribution !== record.id) {
+      await this.registry.setDefault(record.id);
+      this.events.emit({ type: 'default-distribution-changed', distributionId: record.id, name: record.name });
+    }
+    return this.view(record);
+  }
+
+  /** RegisterDistribution: extracts `archive` as a new distribution; nothing of it remains if this fails. */
+  async import(name: string, archive: Readable, location?: string): Promise<DistributionView> {
+    validateDistributionName(name);
+    const existing = this.registry.byName(name);
+    if (existing) {
+      if (this.stateOf(existing) === 'Installed' || this.stateOf(existing) === 'Running') {
+        throw new LxssError('ERROR_ALREADY_EXISTS', `a distribution named ${existing.name} already exists`);
+      }
+      throw new LxssError('E_ILLEGAL_STATE_CHANGE', `${existing.name} is ${this.stateOf(existing)}`);
+    }
+    const id = randomUUID();
+    const basePath = location ?? join(this.options.defaultFolder, id);
+    if (this.registry.all().some((record) => record.basePath === basePath)) {
+      throw new LxssError('ERROR_FILE_EXISTS', `${basePath} already holds a distribution`);
+    }
+    const record: DistributionRecord = {
+      id,
+      name,
+      basePath,
+      version: 2,
+      state: 'Installing',
+      defaultUid: 0,
+      flags: LXSS_DISTRO_FLAGS_DEFAULT,
+      defaultEnvironment: DEFAULT_ENVIRONMENT,
+      createdAt: new Date().toISOString(),
+      sizeBytes: 0,
+    };
+    // Written before any file exists, so a restart after a crash knows what to clean up.
+    this.locks.set(id, 'Installing');
+    const undo = new UndoStack();
+    undo.push(() => this.locks.delete(id));
+    try {
+      await this.registry.put(record);
+      undo.push(() => this.registry.remove(id));
+      if (location === undefined) await this.files.ensureOwnedFolder(this.options.uid, this.options.defaultFolder);
+      await this.files.create(this.options.uid, basePath);
+      undo.push(() => this.files.remove(this.options.uid, basePath));
+      await this.files.importArchive(this.options.uid, basePath, archive, this.options.maxImportBytes);
+      const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
+      await this.registry.put({ ...record, state: 'Installed', sizeBytes });
+    } catch (error) {
+      await undo.unwind();
+      throw fromHv(error, 'import');
+    }
+    this.locks.delete(id);
+    this.events.emit({ type: 'distribution-registered', distributionId: id, name });
+    if (this.registry.defaultDistribution === null) await this.setDefault(id);
+    return this.get(id);
+  }
+
+  async configure(idOrName: string, patch: DistributionPatch): Promise<DistributionView> {
+    const record = this.resolve(idOrName);
+    this.ensureUnlocked(record);
+    if (patch.defaultUid !== undefined && patch.defaultUser !== undefined) {
+      throw new LxssError('E_INVALIDARG', 'give defaultUid or defaultUser, not both');
+    }
+    const changed: string[] = [];
+    let next: DistributionRecord = record;
+    if (patch.name !== undefined && patch.name !== record.name) {
+      validateDistributionName(patch.name);
+      const holder = this.registry.byName(patch.name);
+      if (holder && holder.id !== record.id) {
+        throw new LxssError('ERROR_ALREADY_EXISTS', `a distribution named ${holder.name} already exists`);
+      }
+      next = { ...next, name: patch.name };
+      changed.push('name');
+    }
+    if (patch.defaultUser !== undefined) {
+      const passwd = await this.files.readFile(this.options.uid, record.basePath, '/etc/passwd');
+      const uid = passwd === undefined ? undefined : uidInPasswd(passwd, patch.defaultUser);
+      if (uid === undefined) {
+        throw new LxssError('WSL_E_USER_NOT_FOUND', `${record.name} has no user "${patch.defaultUser}" in /etc/passwd`);
+      }
+      next = { ...next, defaultUid: uid };
+      changed.push('defaultUid');
+    } else if (patch.defaultUid !== undefined) {
+      next = { ...next, defaultUid: patch.defaultUid };
+      changed.push('defaultUid');
+    }
+    if (patch.flags !== undefined) {
+      let bits = next.flags;
+      for (const [flag, value] of Object.entries(patch.flags) as Array<[keyof DistributionFlags, boolean | undefined]>) {
+        if (value === undefined) continue;
+        bits = value ? bits | DISTRO_FLAG_BITS[flag] : bits & ~DISTRO_FLAG_BITS[flag];
+      }
+      next = { ...next, flags: bits };
+      changed.push('flags');
+    }
+    if (patch.defaultEnvironment !== undefined) {
+      next = { ...next, defaultEnvironment: [...patch.defaultEnvironment] };
+      changed.push('defaultEnvironment');
+    }
+    // Re-checked after the awaits above: another request may have locked or renamed meanwhile.
+    this.ensureUnlocked(record);
+    if (next.name !== record.name) {
+      const holder = this.registry.byName(next.name);
+      if (holder && holder.id !== record.id) {
+        throw new LxssError('ERROR_ALREADY_EXISTS', `a distribution named ${holder.name} already exists`);
+      }
+    }
+    if (changed.length > 0) {
+      await this.registry.put(next);
+      this.events.emit({ type: 'distribution-configured', distributionId: record.id, name: next.name, changed });
+    }
+    return this.view(next);
+  }
+
+  /** UnregisterDistribution: removes the record and the files; the default moves to another distribution. */
+  async unregister(idOrName: string): Promise<void> {
+    const record = this.resolve(idOrName);
+    this.ensureUnlocked(record);
+    this.locks.set(record.id, 'Uninstalling');
+    try {
+      await this.registry.put({ ...record, state: 'Uninstalling' });
+      await this.files.remove(this.options.uid, record.basePath);
+      const wasDefault = this.registry.defaultDistribution === record.id;
+      await this.registry.remove(record.id);
+      this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
+      if (wasDefault) {
+        const heir = this.registry.all().find((other) => this.stateOf(other) === 'Installed');
+        await this.registry.setDefault(heir?.id ?? null);
+        this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
+      }
+    } catch (error) {
+      throw fromHv(error, 'other');
+    } finally {
+      this.locks.delete(record.id);
+    }
+  }
+
+  /** ExportDistribution: a tar stream of the root filesystem; the distribution stays Exporting until it ends. */
+  async export(idOrName: string, format: ArchiveFormat): Promise<{ name: string; stream: Readable }> {
+    const record = this.resolve(idOrName);
+    this.ensureUnlocked(record);
+    this.locks.set(record.id, 'Exporting');
+    let stream: Readable;
+    try {
+      stream = await this.files.exportArchive(this.options.uid, record.basePath, format);
+    } catch (error) {
+      this.locks.delete(record.id);
+      throw fromHv(error, 'export');
+    }
+    stream.once('close', () => this.locks.delete(record.id));
+    return { name: record.name, stream };
+  }
+
+  /** MoveDistribution: the files go to `location`, which becomes the base path. */
+  async move(idOrName: string, location: string): Promise<DistributionView> {
+    const record = this.resolve(idOrName);
+    this.ensureUnlocked(record);
+    if (location === record.basePath) return this.view(record);
+    if (this.registry.all().some((other) => other.basePath === location)) {
+      throw new LxssError('ERROR_FILE_EXISTS', `${location} already holds a distribution`);
+    }
+    // WSL has no state for a move; Converting is the nearest "busy rewriting its storage".
+    this.locks.set(record.id, 'Converting');
+    try {
+      await this.files.move(this.options.uid, record.basePath, location);
+      const moved = { ...record, basePath: location };
+      await this.registry.put(moved);
+      this.events.emit({ type: 'distribution-configured', distributionId: record.id, name: record.name, changed: ['basePath'] });
+      return this.view(moved);
+    } catch (error) {
+      throw fromHv(error, 'other');
+    } finally {
+      this.locks.delete(record.id);
+    }
+  }
+
+  private resolve(idOrName: string): DistributionRecord {
+    const record = GUID_PATTERN.test(idOrName)
+      ? this.registry.get(idOrName.replace(/[{}]/g, '').toLowerCase())
+      : this.registry.byName(idOrName);
+    if (!record) throw new LxssError('WSL_E_DISTRO_NOT_FOUND', `there is no distribution "${idOrName}"`);
+    return record;
+  }
+
+  private stateOf(record: DistributionRecord): DistributionState {
+    return this.locks.get(record.id) ?? record.state;
+  }
+
+  private ensureUnlocked(record: DistributionRecord): void {
+    const state = this.stateOf(record);
+    if (state !== 'Installed' && state !== 'Running') {
+      throw new LxssError('E_ILLEGAL_STATE_CHANGE', `${record.name} is ${state}; try again when it is done`);
+    }
+  }
+
+  private view(record: DistributionRecord): DistributionView {
+    return {
+      id: record.id,
+      name: record.name,
+      state: this.stateOf(record),
+      version: record.version,
+      isDefault: this.registry.defaultDistribution === record.id,
+      basePath: record.basePath,
+      defaultUid: record.defaultUid,
+      flags: flagsOf(record.flags),
+      defaultEnvironment: [...record.defaultEnvironment],
+      createdAt: record.createdAt,
+      sizeBytes: record.sizeBytes,
+    };
+  }
+}

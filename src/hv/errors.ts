@@ -1,0 +1,26 @@
+// How the hypervisor layer reports failures core must tell apart; core maps each kind to its own codes.
+
+export type HvErrorKind =
+  /** the archive is not a tar we accept (unsafe entry, corrupt, not a tar) */
+  | 'invalid-archive'
+  /** over the configured size limit */
+  | 'too-large'
+  /** the disk (or quota) is full */
+  | 'disk-full'
+  /** the target already exists */
+  | 'exists'
+  /** the owner may not use that host path */
+  | 'not-permitted'
+  /** a tool the backend needs is missing from the host */
+  | 'missing-tool'
+  | 'failed';
+
+export class HvError extends Error {
+  override name = 'HvError';
+  constructor(
+    readonly kind: HvErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}

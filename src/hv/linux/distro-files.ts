@@ -1,0 +1,185 @@
+// A distribution's files on the host: `<basePath>/rootfs`. Every operation on them runs inside the owner's
+// user namespace (lxssd-nsexec), so it can do no more than the owner could, and the ones that read or write
+// the tree run chrooted into it, so no name in the tree can reach outside. The tools are busybox-static's.
+
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { access, chmod, chown, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { HvError } from '../errors.js';
+import type { Account, ArchiveFormat, DistroFiles, ImportResult } from '../types.js';
+import { byteLimit, compressed, decompressed } from './archive-streams.js';
+import { mappingFor } from './id-maps.js';
+import { spawnInNamespace, type IdMapping } from './nsexec.js';
+import { guardTar } from './tar-guard.js';
+
+const BUSYBOX = '/bin/busybox';
+const ROOTFS = 'rootfs';
+const STDERR_KEEP = 4000;
+
+interface ToolRun {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function collectStderr(child: ChildProcess): () => string {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < STDERR_KEEP) stderr += chunk.toString();
+  });
+  return () => stderr.trim();
+}
+
+async function exitCode(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  return code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+}
+
+function classifyToolFailure(stderr: string, what: string): HvError {
+  if (/No space left on device|Disk quota exceeded/i.test(stderr)) {
+    return new HvError('disk-full', `${what}: the disk is full`);
+  }
+  if (/Permission denied|Operation not permitted|Read-only file system/i.test(stderr)) {
+    return new HvError('not-permitted', `${what}: ${stderr}`);
+  }
+  return new HvError('failed', `${what}: ${stderr || 'failed'}`);
+}
+
+export class LinuxDistroFiles implements DistroFiles {
+  private readonly mappings = new Map<number, Promise<IdMapping>>();
+
+  constructor(private readonly account: (uid: number) => Account | undefined) {}
+
+  private mapping(uid: number): Promise<IdMapping> {
+    let mapping = this.mappings.get(uid);
+    if (!mapping) {
+      const account = this.account(uid);
+      if (!account) return Promise.reject(new HvError('not-permitted', `uid ${uid} has no account on this host`));
+      mapping = mappingFor(account);
+      mapping.catch(() => this.mappings.delete(uid));
+      this.mappings.set(uid, mapping);
+    }
+    return mapping;
+  }
+
+  private async spawnTool(uid: number, argv: string[], root?: string, stdio: 'pipe' | 'ignore' = 'ignore') {
+    await access(BUSYBOX).catch(() => {
+      throw new HvError('missing-tool', `${BUSYBOX} is missing: install the busybox-static package`);
+    });
+    return spawnInNamespace({
+      mapping: await this.mapping(uid),
+      root,
+      cwd: root === undefined ? undefined : '/',
+      argv: [BUSYBOX, ...argv],
+      stdio: [stdio, 'pipe', 'pipe'],
+    });
+  }
+
+  /** Runs a busybox applet as the owner and collects what it prints. */
+  private async tool(uid: number, argv: string[], root?: string, maxStdout = 1 << 20): Promise<ToolRun> {
+    const child = await this.spawnTool(uid, argv, root);
+    const stderr = collectStderr(child);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxStdout) chunks.push(chunk);
+    });
+    const code = await exitCode(child);
+    return { code, stdout: Buffer.concat(chunks), stderr: stderr() };
+  }
+
+  async ensureOwnedFolder(uid: number, path: string): Promise<void> {
+    const account = this.account(uid);
+    if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    await chown(path, account.uid, account.gid);
+    await chmod(path, 0o700);
+  }
+
+  async create(uid: number, basePath: string): Promise<void> {
+    const parent = await this.tool(uid, ['mkdir', '-p', '--', basePath]);
+    if (parent.code !== 0) throw classifyToolFailure(parent.stderr, `cannot create ${basePath}`);
+    const rootfs = await this.tool(uid, ['mkdir', '-m', '0755', '--', join(basePath, ROOTFS)]);
+    if (rootfs.code !== 0) {
+      if (/File exists/.test(rootfs.stderr)) {
+        throw new HvError('exists', `${join(basePath, ROOTFS)} already exists; choose an empty location`);
+      }
+      throw classifyToolFailure(rootfs.stderr, `cannot create ${join(basePath, ROOTFS)}`);
+    }
+  }
+
+  async importArchive(uid: number, basePath: string, archive: Readable, maxBytes: number): Promise<ImportResult> {
+    const report = { entries: 0, skippedDevices: 0 };
+    const counted = { bytes: 0 };
+    const child = await this.spawnTool(uid, ['tar', '-x', '-f', '-'], join(basePath, ROOTFS), 'pipe');
+    const stderr = collectStderr(child);
+    const exited = exitCode(child);
+    let streamError: unknown;
+    try {
+      const tar = await decompressed(archive);
+      await pipeline(tar, byteLimit(maxBytes, counted), (source) => guardTar(source as Readable, report), child.stdin!);
+    } catch (error) {
+      streamError = error;
+      child.kill('SIGKILL');
+    }
+    const code = await exited;
+    if (streamError instanceof HvError) throw streamError;
+    if (streamError !== undefined && code === 0) {
+      throw new HvError('invalid-archive', `the archive could not be read: ${(streamError as Error).message}`);
+    }
+    if (code !== 0) {
+      const failure = classifyToolFailure(stderr(), 'extracting the archive failed');
+      throw failure.kind === 'failed' ? new HvError('invalid-archive', failure.message) : failure;
+    }
+    return { ...report, bytes: counted.bytes };
+  }
+
+  async exportArchive(uid: number, basePath: string, format: ArchiveFormat): Promise<Readable> {
+    const child = await this.spawnTool(uid, ['tar', '-c', '-f', '-', '.'], join(basePath, ROOTFS));
+    const stderr = collectStderr(child);
+    const output = compressed(child.stdout!, format);
+    exitCode(child).then((code) => {
+      if (code !== 0) output.destroy(classifyToolFailure(stderr(), 'export failed'));
+    }, (error: Error) => output.destroy(error));
+    output.on('close', () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    return output;
+  }
+
+  async remove(uid: number, basePath: string): Promise<void> {
+    const removed = await this.tool(uid, ['rm', '-rf', '--', join(basePath, ROOTFS)]);
+    if (removed.code !== 0) throw classifyToolFailure(removed.stderr, `cannot remove ${basePath}`);
+    // The folder itself goes too when nothing else of the owner's is in it.
+    await this.tool(uid, ['rmdir', '--', basePath]);
+  }
+
+  async move(uid: number, fromBase: string, toBase: string): Promise<void> {
+    await this.create(uid, toBase);
+    const target = join(toBase, ROOTFS);
+    // mv wants the target absent; `create` made it to claim the location, so it goes before the move.
+    await this.tool(uid, ['rmdir', '--', target]);
+    const moved = await this.tool(uid, ['mv', '--', join(fromBase, ROOTFS), target]);
+    if (moved.code !== 0) {
+      await this.tool(uid, ['rmdir', '--', toBase]);
+      throw classifyToolFailure(moved.stderr, `cannot move to ${toBase}`);
+    }
+    await this.tool(uid, ['rmdir', '--', fromBase]);
+  }
+
+  async readFile(uid: number, basePath: string, path: string): Promise<string | undefined> {
+    const read = await this.tool(uid, ['cat', '--', path], join(basePath, ROOTFS));
+    return read.code === 0 ? read.stdout.toString('utf8') : undefined;
+  }
+
+  async sizeOnDisk(uid: number, basePath: string): Promise<number> {
+    const du = await this.tool(uid, ['du', '-s', '-k', '.'], join(basePath, ROOTFS));
+    const kib = Number(/^(\d+)/.exec(du.stdout.toString())?.[1]);
+    return Number.isFinite(kib) ? kib * 1024 : 0;
+  }
+}

@@ -1,0 +1,87 @@
+// Checks a tar stream entry by entry before anything extracts it, and passes on a re-packed copy holding
+// only safe entries: no absolute names, no `..`, nothing through an earlier symlink, hard links only to
+// earlier entries. Device nodes, which a user namespace cannot create, are dropped and counted.
+
+import { pipeline, type Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { HvError } from '../errors.js';
+
+export interface GuardReport {
+  entries: number;
+  /** device nodes left out */
+  skippedDevices: number;
+}
+
+/** Normalises a member name (`./a//b/` → `a/b`) or throws for one that could land outside the root. */
+function safeName(raw: string, what: string): string {
+  if (raw.startsWith('/')) throw new HvError('invalid-archive', `${what} "${raw}" is an absolute path`);
+  const parts = raw.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new HvError('invalid-archive', `${what} "${raw}" climbs out with ".."`);
+  return parts.join('/');
+}
+
+function throughSymlink(name: string, symlinks: Set<string>): string | undefined {
+  const parts = name.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    if (symlinks.has(prefix)) return prefix;
+  }
+  return undefined;
+}
+
+/** Returns the guarded tar stream; `report` is filled in as entries pass. Errors come out of the returned stream. */
+export function guardTar(input: Readable, report: GuardReport): Readable {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  const symlinks = new Set<string>();
+  const seen = new Set<string>();
+
+  extract.on('entry', (header, stream, next) => {
+    const fail = (error: unknown) => {
+      stream.resume();
+      extract.destroy(error as Error);
+    };
+    try {
+      const name = safeName(header.name, 'entry');
+      const via = throughSymlink(name, symlinks);
+      if (via !== undefined) {
+        throw new HvError('invalid-archive', `entry "${header.name}" goes through the symlink "${via}"`);
+      }
+      if (header.type === 'character-device' || header.type === 'block-device') {
+        report.skippedDevices++;
+        stream.resume();
+        stream.on('end', () => next());
+        return;
+      }
+      let linkname = header.linkname ?? undefined;
+      if (header.type === 'link') {
+        const target = safeName(header.linkname ?? '', `hard link "${header.name}" target`);
+        if (!seen.has(target) || throughSymlink(target, symlinks) !== undefined || symlinks.has(target)) {
+          throw new HvError('invalid-archive', `hard link "${header.name}" points at "${header.linkname}", not an earlier file of the archive`);
+        }
+        linkname = target;
+      }
+      if (header.type === 'symlink') symlinks.add(name);
+      else symlinks.delete(name);
+      seen.add(name);
+      report.entries++;
+      const entry = pack.entry(
+        { ...header, name: name === '' ? './' : name, linkname, pax: undefined },
+        (error) => (error ? extract.destroy(error) : next()),
+      );
+      stream.pipe(entry);
+    } catch (error) {
+      fail(error);
+    }
+  });
+  extract.on('finish', () => pack.finalize());
+
+  pipeline(input, extract, (error) => {
+    if (error) {
+      pack.destroy(
+        error instanceof HvError ? error : new HvError('invalid-archive', `not a readable tar archive: ${error.message}`),
+      );
+    }
+  });
+  return pack as unknown as Readable;
+}

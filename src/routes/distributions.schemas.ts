@@ -1,0 +1,104 @@
+// Wire types of /v1/distributions and /v1/default-distribution.
+
+import { Type, type Static } from '@sinclair/typebox';
+
+export const DistributionNameSchema = Type.String({
+  pattern: '^[a-zA-Z0-9._-]{1,256}$',
+  description: 'unique per user, case-insensitive (WSL’s rule); not `Legacy`',
+  examples: ['Debian'],
+});
+
+const AbsolutePath = Type.String({ pattern: '^/', minLength: 1, maxLength: 4096, description: 'an absolute host path' });
+
+export const DistributionFlagsSchema = Type.Object(
+  {
+    enableInterop: Type.Boolean({ description: 'LXSS_DISTRO_FLAGS_ENABLE_INTEROP (0x1)' }),
+    appendNtPath: Type.Boolean({ description: 'LXSS_DISTRO_FLAGS_APPEND_NT_PATH (0x2)' }),
+    enableDriveMounting: Type.Boolean({ description: 'LXSS_DISTRO_FLAGS_ENABLE_DRIVE_MOUNTING (0x4)' }),
+  },
+  { additionalProperties: false },
+);
+
+export const DistributionSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    state: Type.Union(
+      [
+        Type.Literal('Installed'),
+        Type.Literal('Running'),
+        Type.Literal('Installing'),
+        Type.Literal('Uninstalling'),
+        Type.Literal('Converting'),
+        Type.Literal('Exporting'),
+      ],
+      { description: 'WSL’s LxssDistributionState' },
+    ),
+    version: Type.Integer({ description: 'WSL’s filesystem version (2)' }),
+    isDefault: Type.Boolean(),
+    basePath: Type.String({ description: 'the host folder holding the root filesystem (`<basePath>/rootfs`)' }),
+    defaultUid: Type.Integer({ minimum: 0 }),
+    flags: DistributionFlagsSchema,
+    defaultEnvironment: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    sizeBytes: Type.Integer({ minimum: 0, description: 'size on disk when registered' }),
+  },
+  { additionalProperties: false },
+);
+
+export const DistributionListSchema = Type.Object(
+  {
+    distributions: Type.Array(DistributionSchema),
+    defaultDistribution: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const DistroParams = Type.Object({
+  distro: Type.String({ minLength: 1, maxLength: 256, description: 'the distribution’s id or name' }),
+});
+
+export const ImportQuery = Type.Object(
+  {
+    name: DistributionNameSchema,
+    location: Type.Optional(AbsolutePath),
+  },
+  { additionalProperties: false },
+);
+
+/** A streamed archive body or response: not JSON, never validated as a schema. */
+export const ArchiveBody = Type.String({ format: 'binary' });
+
+export const ARCHIVE_MEDIA_TYPES = ['application/x-tar', 'application/gzip', 'application/x-xz', 'application/octet-stream'];
+
+export const PatchDistributionBody = Type.Object(
+  {
+    name: Type.Optional(DistributionNameSchema),
+    defaultUid: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967294 })),
+    defaultUser: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'looked up in the distribution’s /etc/passwd' }),
+    ),
+    flags: Type.Optional(Type.Partial(DistributionFlagsSchema)),
+    defaultEnvironment: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[^=]+=', maxLength: 32768 }), { maxItems: 1024 }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type PatchDistributionBody = Static<typeof PatchDistributionBody>;
+
+export const ExportQuery = Type.Object(
+  {
+    format: Type.Optional(
+      Type.Union([Type.Literal('tar'), Type.Literal('tar.gz'), Type.Literal('tar.xz')], { default: 'tar' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MoveBody = Type.Object({ location: AbsolutePath }, { additionalProperties: false });
+
+export const SetDefaultBody = Type.Object(
+  { distro: Type.String({ minLength: 1, maxLength: 256, description: 'id or name' }) },
+  { additionalProperties: false },
+);

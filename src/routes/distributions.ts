@@ -1,0 +1,179 @@
+// /v1/distributions: register (import a tar), list, read, configure, unregister, export and move the
+// caller's distributions; /v1/default-distribution.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Readable } from 'node:stream';
+import { distributionsOf } from './caller.js';
+import {
+  ARCHIVE_MEDIA_TYPES,
+  ArchiveBody,
+  DistributionListSchema,
+  DistributionSchema,
+  DistroParams,
+  ExportQuery,
+  ImportQuery,
+  MoveBody,
+  PatchDistributionBody,
+  SetDefaultBody,
+} from './distributions.schemas.js';
+import { problemResponses } from './problem.schemas.js';
+
+const EXPORT_MEDIA_TYPES = { tar: 'application/x-tar', 'tar.gz': 'application/gzip', 'tar.xz': 'application/x-xz' };
+
+export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // Archives stream straight from the socket to the extractor; they are never buffered or parsed here.
+  app.addContentTypeParser(ARCHIVE_MEDIA_TYPES, (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/distributions',
+    {
+      schema: {
+        operationId: 'importDistribution',
+        tags: ['distributions'],
+        summary: 'Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body',
+        querystring: ImportQuery,
+        body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
+        response: { 201: DistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
+      },
+    },
+    async (request, reply) => {
+      const distributions = await distributionsOf(app, request);
+      const created = await distributions.import(request.query.name, request.body as Readable, request.query.location);
+      return reply.code(201).header('location', `/v1/distributions/${created.id}`).send(created);
+    },
+  );
+
+  app.get(
+    '/distributions',
+    {
+      schema: {
+        operationId: 'listDistributions',
+        tags: ['distributions'],
+        summary: "The caller's distributions, including ones being installed",
+        response: { 200: DistributionListSchema, ...problemResponses() },
+      },
+    },
+    async (request) => {
+      const distributions = (await distributionsOf(app, request)).list();
+      return { distributions, defaultDistribution: distributions.find((d) => d.isDefault)?.id ?? null };
+    },
+  );
+
+  app.get(
+    '/distributions/:distro',
+    {
+      schema: {
+        operationId: 'getDistribution',
+        tags: ['distributions'],
+        summary: 'One distribution, by id or name',
+        params: DistroParams,
+        response: { 200: DistributionSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => (await distributionsOf(app, request)).get(request.params.distro),
+  );
+
+  app.patch(
+    '/distributions/:distro',
+    {
+      schema: {
+        operationId: 'configureDistribution',
+        tags: ['distributions'],
+        summary: 'Rename, or set the default user, flags or default environment',
+        params: DistroParams,
+        body: PatchDistributionBody,
+        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request) => (await distributionsOf(app, request)).configure(request.params.distro, request.body),
+  );
+
+  app.delete(
+    '/distributions/:distro',
+    {
+      schema: {
+        operationId: 'unregisterDistribution',
+        tags: ['distributions'],
+        summary: 'Unregister: stop it if running and remove its files',
+        params: DistroParams,
+        response: { 204: Type.Null({ description: 'Unregistered' }), ...problemResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await (await distributionsOf(app, request)).unregister(request.params.distro);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/distributions/:distro/export',
+    {
+      schema: {
+        operationId: 'exportDistribution',
+        tags: ['distributions'],
+        summary: 'Stream the root filesystem as a tar, with owners as the distribution sees them',
+        params: DistroParams,
+        querystring: ExportQuery,
+        response: {
+          200: {
+            description: 'The archive',
+            content: Object.fromEntries(Object.values(EXPORT_MEDIA_TYPES).map((type) => [type, { schema: ArchiveBody }])),
+          },
+          ...problemResponses(404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const format = request.query.format ?? 'tar';
+      const { name, stream } = await (await distributionsOf(app, request)).export(request.params.distro, format);
+      return reply
+        .type(EXPORT_MEDIA_TYPES[format])
+        .header('content-disposition', `attachment; filename="${name}.${format}"`)
+        // The schema says "binary string" for the document; the body really is the stream.
+        .send(stream as never);
+    },
+  );
+
+  app.post(
+    '/distributions/:distro/move',
+    {
+      schema: {
+        operationId: 'moveDistribution',
+        tags: ['distributions'],
+        summary: 'Move the files to another host folder',
+        params: DistroParams,
+        body: MoveBody,
+        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
+      },
+    },
+    async (request) => (await distributionsOf(app, request)).move(request.params.distro, request.body.location),
+  );
+
+  app.get(
+    '/default-distribution',
+    {
+      schema: {
+        operationId: 'getDefaultDistribution',
+        tags: ['distributions'],
+        summary: "The caller's default distribution",
+        response: { 200: DistributionSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => (await distributionsOf(app, request)).getDefault(),
+  );
+
+  app.put(
+    '/default-distribution',
+    {
+      schema: {
+        operationId: 'setDefaultDistribution',
+        tags: ['distributions'],
+        summary: 'Make a distribution the default',
+        body: SetDefaultBody,
+        response: { 200: DistributionSchema, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => (await distributionsOf(app, request)).setDefault(request.body.distro),
+  );
+};
