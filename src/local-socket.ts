@@ -46,11 +46,15 @@ export class LocalSocketServer {
     await chmod(path, 0o666);
   }
 
-  async close(): Promise<void> {
+  /** Stops accepting; requests in flight get a grace period, then every connection is cut. */
+  async close(graceMs = 2000): Promise<void> {
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    // Also keeps the event loop alive: a paused connection alone would let it end with close() pending.
+    const cut = setTimeout(() => this.server.closeAllConnections(), graceMs);
     await closed;
+    clearTimeout(cut);
     if (this.path) await rm(this.path, { force: true });
   }
 }

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
+import { LxssError } from '../core/errors.js';
 import { distributionsOf } from './caller.js';
 import {
   ARCHIVE_MEDIA_TYPES,
@@ -35,6 +36,16 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: ImportQuery,
         body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
         response: { 201: DistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
+      },
+      // Refused before the archive was read: close the connection rather than read gigabytes for nothing.
+      onError: async (request, reply) => {
+        if (!request.raw.readableEnded) reply.header('connection', 'close');
+      },
+      preValidation: async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!ARCHIVE_MEDIA_TYPES.includes(type)) {
+          throw new LxssError('LXSSD_E_UNSUPPORTED_MEDIA_TYPE', `send the archive as one of ${ARCHIVE_MEDIA_TYPES.join(', ')}`);
+        }
       },
     },
     async (request, reply) => {

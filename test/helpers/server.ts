@@ -28,8 +28,12 @@ export async function sharedTempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-export async function startServer(t: TestContext, overrides: ConfigOverrides = {}): Promise<TestServer> {
-  const root = await sharedTempDir('lxssd-test-');
+/**
+ * Starts a server. With `dir`, its state and socket live there and survive the server (to test a restart);
+ * the caller removes `dir`. Without, a fresh folder is used and removed after the test.
+ */
+export async function startServer(t: TestContext, overrides: ConfigOverrides = {}, dir?: string): Promise<TestServer> {
+  const root = dir ?? (await sharedTempDir('lxssd-test-'));
   const stateDir = join(root, 'state');
   const socketPath = join(root, 'run', 'lxssd.sock');
   const config = Object.freeze({
@@ -44,7 +48,7 @@ export async function startServer(t: TestContext, overrides: ConfigOverrides = {
   const app = await buildServer(config);
   t.after(async () => {
     await app.close();
-    await rm(root, { recursive: true, force: true });
+    if (dir === undefined) await rm(root, { recursive: true, force: true });
   });
   const listening = await startListening(app, config);
   return { app, config, url: listening.url, port: listening.port, socketPath, stateDir };

@@ -63,9 +63,14 @@ export async function curlLocalAs(
   method: string,
   path: string,
   body?: unknown,
+  transfer: { upload?: { file: string; contentType: string }; download?: string } = {},
 ): Promise<{ status: number; json: unknown }> {
   const args = ['-sS', '--unix-socket', socketPath, '-X', method, '-w', '\n%{http_code}'];
   if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
+  if (transfer.upload) {
+    args.push('-H', `content-type: ${transfer.upload.contentType}`, '--data-binary', `@${transfer.upload.file}`);
+  }
+  if (transfer.download) args.push('--output', transfer.download);
   const result = await runAs(user, ['curl', ...args, `http://localhost${path}`]);
   if (result.code !== 0) throw new Error(`curl as ${user.name} failed (${result.code}): ${result.stderr}`);
   const cut = result.stdout.lastIndexOf('\n');

@@ -122,11 +122,15 @@ export class LinuxDistroFiles implements DistroFiles {
     let streamError: unknown;
     try {
       const tar = await decompressed(archive);
-      await pipeline(tar, byteLimit(maxBytes, counted), (source) => guardTar(source as Readable, report), child.stdin!);
+      const limiter = byteLimit(maxBytes, counted);
+      const guarded = guardTar(limiter, report);
+      const results = await Promise.allSettled([pipeline(tar, limiter), pipeline(guarded, child.stdin!)]);
+      const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      streamError = failures.find((error) => error instanceof HvError) ?? failures[0];
     } catch (error) {
       streamError = error;
-      child.kill('SIGKILL');
     }
+    if (streamError !== undefined) child.kill('SIGKILL');
     const code = await exited;
     if (streamError instanceof HvError) throw streamError;
     if (streamError !== undefined && code === 0) {

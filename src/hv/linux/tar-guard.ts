@@ -2,7 +2,7 @@
 // only safe entries: no absolute names, no `..`, nothing through an earlier symlink, hard links only to
 // earlier entries. Device nodes, which a user namespace cannot create, are dropped and counted.
 
-import { pipeline, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { HvError } from '../errors.js';
 
@@ -29,18 +29,32 @@ function throughSymlink(name: string, symlinks: Set<string>): string | undefined
   return undefined;
 }
 
-/** Returns the guarded tar stream; `report` is filled in as entries pass. Errors come out of the returned stream. */
+/**
+ * Returns the guarded tar stream; `report` is filled in as entries pass. Any failure — of the input, of
+ * parsing, or an unsafe entry — destroys the returned stream with an HvError.
+ */
 export function guardTar(input: Readable, report: GuardReport): Readable {
+  // tar-stream's streams are streamx streams; the Node stream around them is what callers pipe.
+  const output = new PassThrough();
   const extract = tar.extract();
   const pack = tar.pack();
   const symlinks = new Set<string>();
   const seen = new Set<string>();
+  let failed = false;
+
+  const fail = (error: unknown): void => {
+    if (failed) return;
+    failed = true;
+    const reason =
+      error instanceof HvError ? error : new HvError('invalid-archive', `not a readable tar archive: ${(error as Error).message}`);
+    output.destroy(reason);
+    extract.destroy();
+    pack.destroy();
+    input.unpipe(extract as unknown as NodeJS.WritableStream);
+    input.resume();
+  };
 
   extract.on('entry', (header, stream, next) => {
-    const fail = (error: unknown) => {
-      stream.resume();
-      extract.destroy(error as Error);
-    };
     try {
       const name = safeName(header.name, 'entry');
       const via = throughSymlink(name, symlinks);
@@ -49,15 +63,18 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
       }
       if (header.type === 'character-device' || header.type === 'block-device') {
         report.skippedDevices++;
-        stream.resume();
         stream.on('end', () => next());
+        stream.resume();
         return;
       }
       let linkname = header.linkname ?? undefined;
       if (header.type === 'link') {
         const target = safeName(header.linkname ?? '', `hard link "${header.name}" target`);
         if (!seen.has(target) || throughSymlink(target, symlinks) !== undefined || symlinks.has(target)) {
-          throw new HvError('invalid-archive', `hard link "${header.name}" points at "${header.linkname}", not an earlier file of the archive`);
+          throw new HvError(
+            'invalid-archive',
+            `hard link "${header.name}" points at "${header.linkname}", not an earlier file of the archive`,
+          );
         }
         linkname = target;
       }
@@ -65,23 +82,24 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
       else symlinks.delete(name);
       seen.add(name);
       report.entries++;
-      const entry = pack.entry(
-        { ...header, name: name === '' ? './' : name, linkname, pax: undefined },
-        (error) => (error ? extract.destroy(error) : next()),
+      const entry = pack.entry({ ...header, name: name === '' ? './' : name, linkname, pax: undefined }, (error) =>
+        error ? fail(error) : next(),
       );
       stream.pipe(entry);
     } catch (error) {
+      stream.resume();
       fail(error);
     }
   });
   extract.on('finish', () => pack.finalize());
-
-  pipeline(input, extract, (error) => {
-    if (error) {
-      pack.destroy(
-        error instanceof HvError ? error : new HvError('invalid-archive', `not a readable tar archive: ${error.message}`),
-      );
-    }
+  extract.on('error', fail);
+  pack.on('error', fail);
+  input.on('error', fail);
+  pack.on('data', (chunk: unknown) => {
+    if (!output.write(chunk)) pack.pause();
   });
-  return pack as unknown as Readable;
+  output.on('drain', () => pack.resume());
+  pack.on('end', () => output.end());
+  input.pipe(extract as unknown as NodeJS.WritableStream);
+  return output;
 }
