@@ -51,7 +51,8 @@ async function members(archive: string, gzip = false): Promise<string[]> {
 
 /** The bytes of one member, extracted with `tar -xOf`. */
 async function memberBytes(archive: string, member: string, gzip = false): Promise<Buffer> {
-  const { stdout } = await run('tar', [gzip ? '-xzOf' : '-xOf', archive, member], { ...BIG_OUTPUT, encoding: 'buffer' });
+  const options = { ...BIG_OUTPUT, encoding: 'buffer' as const };
+  const { stdout } = await run('tar', [gzip ? '-xzOf' : '-xOf', archive, member], options);
   return stdout;
 }
 
@@ -63,7 +64,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 describe('the debootstrap Debian', () => {
-  it('imports as alice (owned by her ids), takes a default user, exports with inner owners and unregisters', { timeout: 10 * 60_000 }, async (t) => {
+  const name = 'imports as alice (owned by her ids), takes a default user, exports with inner owners and unregisters';
+  it(name, { timeout: 10 * 60_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root: creates the user alice and the service maps ids for her');
     if (process.env.LXSSD_TEST_DEBIAN === '0') {
       return t.skip('LXSSD_TEST_DEBIAN=0: the Debian minbase test is turned off');
@@ -94,11 +96,12 @@ describe('the debootstrap Debian', () => {
     );
     const importMs = Date.now() - importStarted;
     assert.equal(imported.status, 201, imported.text);
-    const distro = imported.json as { id: string; name: string; state: string; sizeBytes: number; basePath: string; defaultUid: number };
+    const distro = imported.json as { name: string; state: string; sizeBytes: number; basePath: string };
     assert.equal(distro.name, 'Debian');
     assert.equal(distro.state, 'Installed');
     assert.ok(distro.sizeBytes > 100_000_000, `sizeBytes ${distro.sizeBytes} > 100 MB`);
-    t.diagnostic(`imported ${((await stat(upload)).size / 1048576).toFixed(1)} MiB in ${importMs} ms; sizeBytes ${distro.sizeBytes}`);
+    const uploadMiB = ((await stat(upload)).size / 1048576).toFixed(1);
+    t.diagnostic(`imported ${uploadMiB} MiB in ${importMs} ms; sizeBytes ${distro.sizeBytes}`);
 
     // On the host: inner root is alice.
     const rootfs = join(distro.basePath, 'rootfs');
@@ -111,13 +114,15 @@ describe('the debootstrap Debian', () => {
     assert.match(await readFile(debianVersion, 'utf8'), /^12\.\d+\n?$/);
 
     // The default user, looked up in the distribution's own /etc/passwd.
-    const toNobody = await curlLocalAs(alice, server.socketPath, 'PATCH', '/v1/distributions/Debian', { defaultUser: 'nobody' });
+    // nobody first, so that root (the default already) is a real change.
+    const patch = (body: unknown) => curlLocalAs(alice, server.socketPath, 'PATCH', '/v1/distributions/Debian', body);
+    const toNobody = await patch({ defaultUser: 'nobody' });
     assert.equal(toNobody.status, 200, JSON.stringify(toNobody.json));
     assert.equal((toNobody.json as { defaultUid: number }).defaultUid, 65534);
-    const toRoot = await curlLocalAs(alice, server.socketPath, 'PATCH', '/v1/distributions/Debian', { defaultUser: 'root' });
+    const toRoot = await patch({ defaultUser: 'root' });
     assert.equal(toRoot.status, 200, JSON.stringify(toRoot.json));
     assert.equal((toRoot.json as { defaultUid: number }).defaultUid, 0);
-    const unknown = await curlLocalAs(alice, server.socketPath, 'PATCH', '/v1/distributions/Debian', { defaultUser: 'nosuchuser' });
+    const unknown = await patch({ defaultUser: 'nosuchuser' });
     assert.equal(unknown.status, 400, JSON.stringify(unknown.json));
     assert.equal((unknown.json as { code: string }).code, 'WSL_E_USER_NOT_FOUND');
     const afterPatches = await curlLocalAs(alice, server.socketPath, 'GET', '/v1/distributions/Debian');
@@ -127,25 +132,28 @@ describe('the debootstrap Debian', () => {
     // Export as tar.gz.
     const exported = join(aliceDir, 'Debian.tar.gz');
     const exportStarted = Date.now();
-    const exportReply = await curlAs(alice, server.socketPath, ['-o', exported], '/v1/distributions/Debian/export?format=tar.gz');
+    const exportPath = '/v1/distributions/Debian/export?format=tar.gz';
+    const exportReply = await curlAs(alice, server.socketPath, ['-o', exported], exportPath);
     const exportMs = Date.now() - exportStarted;
     assert.equal(exportReply.status, 200, await readFile(exported, 'utf8').catch(() => ''));
     t.diagnostic(`exported ${((await stat(exported)).size / 1048576).toFixed(1)} MiB of tar.gz in ${exportMs} ms`);
 
     const { stdout: verbose } = await run('tar', ['-tzvf', exported, '--numeric-owner'], BIG_OUTPUT);
-    const line = (name: string) => verbose.split('\n').find((entry) => entry.endsWith(` ${name}`) || entry.includes(` ${name} -> `));
+    const entries = verbose.split('\n');
+    const line = (member: string) =>
+      entries.find((entry) => entry.endsWith(` ${member}`) || entry.includes(` ${member} -> `));
     const dpkgLine = line('./usr/bin/dpkg');
     assert.ok(dpkgLine, `./usr/bin/dpkg is in the export`);
     assert.match(dpkgLine, /^-\S+ 0\/0 /, `./usr/bin/dpkg is owned 0/0 inside: ${dpkgLine}`);
     const osReleaseLine = line('./etc/os-release');
     assert.ok(osReleaseLine, './etc/os-release is in the export');
-    assert.match(osReleaseLine, /^l\S+ 0\/0 .* \.\/etc\/os-release -> \.\.\/usr\/lib\/os-release$/, 'the symlink is kept as is');
+    assert.match(osReleaseLine, /^l\S+ 0\/0 .* \.\/etc\/os-release -> \.\.\/usr\/lib\/os-release$/, 'symlink kept');
 
     const original = await members(tar);
     const roundTrip = await members(exported, true);
     const drift = Math.abs(roundTrip.length - original.length) / original.length;
     t.diagnostic(`entries: imported tar ${original.length}, export ${roundTrip.length}`);
-    assert.ok(drift <= 0.01, `export has ${roundTrip.length} entries, the imported tar ${original.length} (more than 1% apart)`);
+    assert.ok(drift <= 0.01, `export: ${roundTrip.length} entries, imported tar: ${original.length} (over 1% apart)`);
 
     for (const member of ['./usr/lib/os-release', './usr/bin/dpkg', './etc/debian_version']) {
       const before = await memberBytes(tar, member);

@@ -365,14 +365,15 @@ async function crashMidImportThenRestart(t: TestContext, makeCaller: (children: 
       assert.equal(info.uid, caller.hostUid, `${file} is owned by the caller's inner root`);
       return { basePath: big.basePath, size: info.size };
     },
-    { timeoutMs: 60_000, intervalMs: 100, what: `"big" Installing with > ${MIN_ON_DISK_BYTES} bytes of big.bin on disk` },
+    { timeoutMs: 60_000, intervalMs: 100, what: `"big" Installing with > ${MIN_ON_DISK_BYTES} bytes on disk` },
   );
   assert.ok(size < BIG_FILE_BYTES, 'the import is not finished when the service is killed');
   const workers = await eventually(
     async () => {
       const found = await importProcesses(basePath);
-      assert.ok(found.some((p) => p.what === 'lxssd-nsexec'), `no lxssd-nsexec for ${basePath}: ${JSON.stringify(found)}`);
-      assert.ok(found.some((p) => p.what === 'busybox tar -x'), `no busybox tar -x in ${basePath}: ${JSON.stringify(found)}`);
+      const seen = JSON.stringify(found);
+      assert.ok(found.some((p) => p.what === 'lxssd-nsexec'), `no lxssd-nsexec for ${basePath}: ${seen}`);
+      assert.ok(found.some((p) => p.what === 'busybox tar -x'), `no busybox tar -x in ${basePath}: ${seen}`);
       return found;
     },
     { what: 'the import processes are visible before the kill' },
