@@ -222,6 +222,33 @@ describe('POST /v1/distributions (import)', () => {
     assert.equal((await readdir(folder)).length, 1, 'one distribution folder on disk');
   });
 
+  it('fails an import that fills the disk with 507 ERROR_DISK_FULL and removes what it wrote', async (t) => {
+    if (!isRoot) return t.skip('needs root to mount a small tmpfs');
+    const server = await startServer(t);
+    const { busybox } = await archives(t);
+    const root = await ensureUser('root');
+    const small = await sharedTempDir('lxssd-small-disk-');
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', small]);
+    t.after(async () => {
+      await run('umount', ['-l', small]);
+      await rm(small, { recursive: true, force: true });
+    });
+    const location = join(small, 'bb');
+    const response = await curlLocalAs(
+      root,
+      server.socketPath,
+      'POST',
+      `/v1/distributions?name=full&location=${encodeURIComponent(location)}`,
+      undefined,
+      { upload: { file: busybox, contentType: 'application/x-tar' } },
+    );
+    assert.equal(response.status, 507, JSON.stringify(response.json));
+    assert.equal((response.json as any).code, 'ERROR_DISK_FULL');
+    assert.equal(await exists(location), false, 'the partial files are removed');
+    const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
+    assert.deepEqual(listed.body.distributions, [], 'nothing registered');
+  });
+
   it('shows an import in progress as Installing to its owner, refuses to unregister it, and hides it from others', async (t) => {
     if (!isRoot) return t.skip('needs root for user namespaces');
     const server = await startServer(t);

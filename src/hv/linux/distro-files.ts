@@ -120,25 +120,31 @@ export class LinuxDistroFiles implements DistroFiles {
     const stderr = collectStderr(child);
     const exited = exitCode(child);
     let streamError: unknown;
+    let tar: Readable | undefined;
+    const limiter = byteLimit(maxBytes, counted);
     try {
-      const tar = await decompressed(archive);
-      const limiter = byteLimit(maxBytes, counted);
-      const guarded = guardTar(limiter, report);
-      const results = await Promise.allSettled([pipeline(tar, limiter), pipeline(guarded, child.stdin!)]);
-      const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
-      streamError = failures.find((error) => error instanceof HvError) ?? failures[0];
+      tar = await decompressed(archive);
+      // Not pipeline(): on failure the archive (often the HTTP request) must stay intact, merely unread,
+      // so the caller can still answer on its connection.
+      tar.on('error', (error) => limiter.destroy(error));
+      tar.pipe(limiter);
+      await pipeline(guardTar(limiter, report), child.stdin!);
     } catch (error) {
       streamError = error;
+      child.kill('SIGKILL');
+      tar?.unpipe(limiter);
+      if (tar !== undefined && tar !== archive) tar.destroy();
+      archive.pause();
     }
-    if (streamError !== undefined) child.kill('SIGKILL');
     const code = await exited;
-    if (streamError instanceof HvError) throw streamError;
-    if (streamError !== undefined && code === 0) {
-      throw new HvError('invalid-archive', `the archive could not be read: ${(streamError as Error).message}`);
-    }
-    if (code !== 0) {
+    // The guard's and the limit's verdicts say most; then what the extractor said; then the stream's error.
+    if (streamError instanceof HvError && streamError.kind !== 'failed') throw streamError;
+    if (code !== 0 && code !== 128 + 9) {
       const failure = classifyToolFailure(stderr(), 'extracting the archive failed');
       throw failure.kind === 'failed' ? new HvError('invalid-archive', failure.message) : failure;
+    }
+    if (streamError !== undefined) {
+      throw new HvError('invalid-archive', `the archive could not be read: ${(streamError as Error).message}`);
     }
     return { ...report, bytes: counted.bytes };
   }

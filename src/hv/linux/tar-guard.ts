@@ -42,16 +42,18 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
   const seen = new Set<string>();
   let failed = false;
 
+  // Stops everything and stops reading the input, which stays paused: the caller decides whether to drain
+  // or drop what is left of it.
   const fail = (error: unknown): void => {
     if (failed) return;
     failed = true;
     const reason =
       error instanceof HvError ? error : new HvError('invalid-archive', `not a readable tar archive: ${(error as Error).message}`);
+    input.unpipe(extract as unknown as NodeJS.WritableStream);
+    input.pause();
     output.destroy(reason);
     extract.destroy();
     pack.destroy();
-    input.unpipe(extract as unknown as NodeJS.WritableStream);
-    input.resume();
   };
 
   extract.on('entry', (header, stream, next) => {
@@ -100,6 +102,10 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
   });
   output.on('drain', () => pack.resume());
   pack.on('end', () => output.end());
+  // Destroyed by its reader (e.g. the extractor quit): stop the whole chain.
+  output.on('close', () => {
+    if (!output.readableEnded) fail(new HvError('failed', 'the extractor stopped reading the archive'));
+  });
   input.pipe(extract as unknown as NodeJS.WritableStream);
   return output;
 }
