@@ -122,7 +122,16 @@ export class Distributions {
     const recovered: string[] = [];
     for (const record of this.registry.all()) {
       if (record.state === 'Installed') continue;
-      await this.files.remove(this.options.uid, record.basePath).catch(() => undefined);
+      // A record written just before the import claimed its location must not cost what was there before.
+      if (record.filesCreated) {
+        try {
+          await this.files.remove(this.options.uid, record.basePath);
+        } catch {
+          // Kept (as Uninstalling) so a later start or a DELETE tries again; nothing is left unrecorded.
+          await this.registry.put({ ...record, state: 'Uninstalling' });
+          continue;
+        }
+      }
       await this.registry.remove(record.id);
       recovered.push(record.name);
     }
@@ -193,9 +202,10 @@ export class Distributions {
       if (location === undefined) await this.files.ensureOwnedFolder(this.options.uid, this.options.defaultFolder);
       await this.files.create(this.options.uid, basePath);
       undo.push(() => this.files.remove(this.options.uid, basePath));
+      await this.registry.put({ ...record, filesCreated: true });
       await this.files.importArchive(this.options.uid, basePath, archive, this.options.maxImportBytes);
       const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
-      await this.registry.put({ ...record, state: 'Installed', sizeBytes });
+      await this.registry.put({ ...record, filesCreated: true, state: 'Installed', sizeBytes });
     } catch (error) {
       await undo.unwind();
       throw fromHv(error, 'import');
@@ -266,7 +276,8 @@ export class Distributions {
   /** UnregisterDistribution: removes the record and the files; the default moves to another distribution. */
   async unregister(idOrName: string): Promise<void> {
     const record = this.resolve(idOrName);
-    this.ensureUnlocked(record);
+    // A stored Uninstalling record with no operation under way is a removal that failed before: retry it.
+    if (!(record.state === 'Uninstalling' && !this.locks.has(record.id))) this.ensureUnlocked(record);
     this.locks.set(record.id, 'Uninstalling');
     try {
       await this.registry.put({ ...record, state: 'Uninstalling' });

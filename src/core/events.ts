@@ -1,12 +1,19 @@
 // A session's event bus: core emits typed events, the bus numbers them in order and keeps the last few so
 // a subscriber that reconnects can resume from its last id. Subscribers never block emitters.
 
+import type { StopReason } from '../hv/index.js';
+
 /** Every event lxssd emits, keyed by `type`. */
 export type LxssEventBody =
   | { type: 'distribution-registered'; distributionId: string; name: string }
   | { type: 'distribution-configured'; distributionId: string; name: string; changed: string[] }
   | { type: 'distribution-unregistered'; distributionId: string; name: string }
-  | { type: 'default-distribution-changed'; distributionId: string | null; name: string | null };
+  | { type: 'default-distribution-changed'; distributionId: string | null; name: string | null }
+  | { type: 'vm-started'; pid: number }
+  | { type: 'vm-stopped'; reason: StopReason }
+  | { type: 'instance-started'; distributionId: string; name: string; pid: number }
+  | { type: 'instance-stopped'; distributionId: string; name: string; reason: StopReason }
+  | { type: 'boot-command-exited'; distributionId: string; name: string; exitCode: number; output: string };
 
 export type LxssEvent = LxssEventBody & {
   /** increasing per session, never reused */

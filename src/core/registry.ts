@@ -20,6 +20,8 @@ export interface DistributionRecord {
   readonly defaultEnvironment: readonly string[];
   readonly createdAt: string;
   readonly sizeBytes: number;
+  /** set once this service created `<basePath>/rootfs`: only then may a recovery remove it */
+  readonly filesCreated?: boolean;
 }
 
 interface RegistryFile {

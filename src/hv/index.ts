@@ -3,7 +3,23 @@
 import type { Hypervisor } from './types.js';
 import { createLinuxHypervisor } from './linux/index.js';
 
-export type { Account, ArchiveFormat, DistroFiles, Hypervisor, HypervisorInfo, ImportResult, PeerCredentials } from './types.js';
+export type {
+  Account,
+  ArchiveFormat,
+  DistroFiles,
+  ExitStatus,
+  HvInstance,
+  HvProcess,
+  HvVm,
+  Hypervisor,
+  HypervisorInfo,
+  ImportResult,
+  InstanceSpec,
+  LaunchSpec,
+  PeerCredentials,
+  SharedFolder,
+  StopReason,
+} from './types.js';
 export { HvError, type HvErrorKind } from './errors.js';
 
 export function createHypervisor(): Hypervisor {

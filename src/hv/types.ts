@@ -2,7 +2,7 @@
 // Windows backend can implement it; knows nothing of HTTP.
 
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** A local account as the host knows it. */
 export interface Account {
@@ -58,9 +58,86 @@ export interface DistroFiles {
   sizeOnDisk(uid: number, basePath: string): Promise<number>;
 }
 
+/** A host folder shown inside an instance (WSL's drvfs `/mnt/...`), with the owner's host rights only. */
+export interface SharedFolder {
+  readonly hostPath: string;
+  /** absolute path inside the distribution */
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface InstanceSpec {
+  readonly basePath: string;
+  readonly hostname: string;
+  readonly sharedFolders: readonly SharedFolder[];
+  /** files generated into the distribution at start, e.g. /etc/resolv.conf */
+  readonly generatedFiles: ReadonlyArray<{ path: string; content: string }>;
+}
+
+/** Why an instance or VM went away. */
+export type StopReason = 'requested' | 'idle' | 'shutdown' | 'crashed';
+
+export interface LaunchSpec {
+  readonly argv: readonly string[];
+  readonly env: readonly string[];
+  readonly cwd?: string;
+  /** a user name in the distribution's /etc/passwd, or a uid; absent: root */
+  readonly user?: string | number;
+  /** a terminal of this size instead of pipes */
+  readonly tty?: { cols: number; rows: number };
+}
+
+export interface ExitStatus {
+  /** the shell's convention: the code, or 128+N for signal N */
+  readonly exitCode: number;
+  /** the signal that ended it, or null */
+  readonly signal: number | null;
+}
+
+/** A process running in an instance. */
+export interface HvProcess {
+  readonly pid: number;
+  /** stdin (absent for a terminal: write to `terminal`) */
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** both directions of a terminal process */
+  readonly terminal: Duplex | null;
+  readonly exited: Promise<ExitStatus>;
+  kill(signal: number): Promise<void>;
+  resize(cols: number, rows: number): Promise<void>;
+}
+
+/** A running distribution: its own namespaces under the VM, with our agent as PID 1. */
+export interface HvInstance {
+  /** host pid of the instance's PID 1 */
+  readonly pid: number;
+  readonly startedAt: Date;
+  /** settles when the instance has ended, for whatever reason */
+  readonly ended: Promise<void>;
+  spawn(spec: LaunchSpec): Promise<HvProcess>;
+  share(folder: SharedFolder): Promise<void>;
+  unshare(target: string): Promise<void>;
+  /** processes of the instance, PID 1 included */
+  processCount(): Promise<number>;
+  /** ends every process of the instance; resolves when nothing of it is left */
+  terminate(): Promise<void>;
+}
+
+/** A user's utility VM: here, the holder of the user's namespace every instance of that user runs in. */
+export interface HvVm {
+  readonly pid: number;
+  readonly startedAt: Date;
+  readonly ended: Promise<void>;
+  startInstance(spec: InstanceSpec): Promise<HvInstance>;
+  stop(): Promise<void>;
+}
+
 export interface Hypervisor {
   readonly info: HypervisorInfo;
   readonly files: DistroFiles;
+  /** Boots the VM of the user `uid`. */
+  startVm(uid: number): Promise<HvVm>;
   /** The caller of a connection accepted on the local socket; throws when the OS cannot tell. */
   localPeer(socket: Socket): PeerCredentials;
   /** The account of `uid`, or undefined when the host has none. */

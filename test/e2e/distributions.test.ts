@@ -309,6 +309,37 @@ async function subgidBase(user: TestUser): Promise<number> {
   return Number(line.split(':')[1]);
 }
 
+describe('recovery after a crash [R2]', () => {
+  it('never removes what was at a location before the import claimed it', async (t) => {
+    if (!isRoot) return t.skip('needs root for user namespaces');
+    const dir = await sharedTempDir('lxssd-recover-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const location = join(dir, 'precious');
+    await run('mkdir', ['-p', join(location, 'rootfs')]);
+    await writeFile(join(location, 'rootfs', 'data.txt'), 'keep me');
+    // What a service killed between writing the Installing record and creating the folder leaves behind.
+    const users = join(dir, 'state', 'users', 'S-1-22-1-0');
+    await run('mkdir', ['-p', users]);
+    const record = {
+      id: '00000000-0000-4000-8000-000000000001',
+      name: 'half',
+      basePath: location,
+      version: 2,
+      state: 'Installing',
+      defaultUid: 0,
+      flags: 7,
+      defaultEnvironment: [],
+      createdAt: new Date().toISOString(),
+      sizeBytes: 0,
+    };
+    await writeFile(join(users, 'registry.json'), JSON.stringify({ version: 1, defaultDistribution: null, distributions: [record] }));
+    const server = await startServer(t, {}, dir);
+    const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
+    assert.deepEqual(listed.body.distributions, [], 'the half import is gone from the registry');
+    assert.equal(await readFile(join(location, 'rootfs', 'data.txt'), 'utf8'), 'keep me', 'the folder it never created is intact');
+  });
+});
+
 describe('configure, default, move and unregister', () => {
   it('renames, sets the default user and flags, moves, and keeps it all across a restart', async (t) => {
     if (!isRoot) return t.skip('needs root to create users and user namespaces');
