@@ -26,6 +26,10 @@ export const ConfigSchema = Type.Object(
     authFailureWindowMs: Type.Integer({ minimum: 1 }),
     /** the largest unpacked tar an import may write, in bytes */
     maxImportBytes: Type.Integer({ minimum: 1 }),
+    /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
+    sharedFolders: Type.Array(
+      Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,6 +64,7 @@ const FILE_KEYS = {
   'lxssd.authFailureLimit': 'authFailureLimit',
   'lxssd.authFailureWindowMs': 'authFailureWindowMs',
   'lxssd.maxImportBytes': 'maxImportBytes',
+  'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
 } as const;
@@ -115,6 +120,19 @@ function parseInteger(key: string, value: string): number {
   return Number(value);
 }
 
+/** `name=path,name=path`; an empty value shares nothing. */
+function parseSharedFolders(value: string): Array<{ name: string; hostPath: string }> {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const at = item.indexOf('=');
+      if (at <= 0) throw new ConfigError(`sharedFolders entry "${item}" is not NAME=PATH`);
+      return { name: item.slice(0, at).trim(), hostPath: item.slice(at + 1).trim() };
+    });
+}
+
 function readFileSettings(text: string, path: string): Partial<Record<RawKey, string>> {
   const parsed = parseIni(text) as Record<string, unknown>;
   const settings: Partial<Record<RawKey, string>> = {};
@@ -155,6 +173,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     authFailureLimit: parseInteger('authFailureLimit', raw.authFailureLimit ?? '10'),
     authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
+    sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];
   if (problems.length > 0) {

@@ -32,7 +32,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const service = await LxssService.open(hv, config);
+  const service = await LxssService.open(hv, config, (message, detail) => app.log.info(detail ?? {}, message));
   app.decorate('lxss', service);
   const localSocket = new LocalSocketServer(app, hv);
   app.decorate('localSocket', localSocket);

@@ -53,6 +53,13 @@ export interface DistributionPatch {
   defaultEnvironment?: string[];
 }
 
+/** What distributions need to know of running instances (the Instances manager). */
+export interface DistributionRuntime {
+  isRunning(distributionId: string): boolean;
+  /** stops the distribution if it runs; fine when it does not */
+  terminate(distributionId: string): Promise<void>;
+}
+
 export interface DistributionsOptions {
   /** the owner's uid on the host: every file operation runs as this user */
   uid: number;
@@ -106,6 +113,7 @@ function flagsOf(bits: number): DistributionFlags {
 
 export class Distributions {
   private readonly locks = new Map<string, LockState>();
+  private runtime: DistributionRuntime = { isRunning: () => false, terminate: async () => undefined };
 
   constructor(
     private readonly registry: Registry,
@@ -113,6 +121,23 @@ export class Distributions {
     private readonly events: EventBus,
     private readonly options: DistributionsOptions,
   ) {}
+
+  attachRuntime(runtime: DistributionRuntime): void {
+    this.runtime = runtime;
+  }
+
+  /** What starting an instance needs; refused while the distribution is busy (installing, exporting, ...). */
+  startable(idOrName: string): { id: string; name: string; basePath: string } {
+    const record = this.resolve(idOrName);
+    this.ensureUnlocked(record);
+    return { id: record.id, name: record.name, basePath: record.basePath };
+  }
+
+  /** The distribution's id, whatever its state; for routes that only look. */
+  idOf(idOrName: string): { id: string; name: string } {
+    const record = this.resolve(idOrName);
+    return { id: record.id, name: record.name };
+  }
 
   /**
    * Finishes what a killed service left half done: an Installing or Uninstalling record is removed with its
@@ -280,13 +305,14 @@ export class Distributions {
     if (!(record.state === 'Uninstalling' && !this.locks.has(record.id))) this.ensureUnlocked(record);
     this.locks.set(record.id, 'Uninstalling');
     try {
+      await this.runtime.terminate(record.id);
       await this.registry.put({ ...record, state: 'Uninstalling' });
       await this.files.remove(this.options.uid, record.basePath);
       const wasDefault = this.registry.defaultDistribution === record.id;
       await this.registry.remove(record.id);
       this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
       if (wasDefault) {
-        const heir = this.registry.all().find((other) => this.stateOf(other) === 'Installed');
+        const heir = this.registry.all().find((other) => other.state === 'Installed');
         await this.registry.setDefault(heir?.id ?? null);
         this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
       }
@@ -304,6 +330,8 @@ export class Distributions {
     this.locks.set(record.id, 'Exporting');
     let stream: Readable;
     try {
+      // As WSL's ExportDistribution: a running distribution is stopped first, so the tar is consistent.
+      await this.runtime.terminate(record.id);
       stream = await this.files.exportArchive(this.options.uid, record.basePath, format);
     } catch (error) {
       this.locks.delete(record.id);
@@ -318,6 +346,9 @@ export class Distributions {
     const record = this.resolve(idOrName);
     this.ensureUnlocked(record);
     if (location === record.basePath) return this.view(record);
+    if (this.runtime.isRunning(record.id)) {
+      throw new LxssError('WSL_E_DISTRO_NOT_STOPPED', `${record.name} is running; terminate it before moving it`);
+    }
     if (this.registry.all().some((other) => other.basePath === location)) {
       throw new LxssError('ERROR_FILE_EXISTS', `${location} already holds a distribution`);
     }
@@ -345,7 +376,9 @@ export class Distributions {
   }
 
   private stateOf(record: DistributionRecord): DistributionState {
-    return this.locks.get(record.id) ?? record.state;
+    const locked = this.locks.get(record.id);
+    if (locked) return locked;
+    return record.state === 'Installed' && this.runtime.isRunning(record.id) ? 'Running' : record.state;
   }
 
   private ensureUnlocked(record: DistributionRecord): void {

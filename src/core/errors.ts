@@ -16,6 +16,8 @@ export const ERROR_TABLE = {
   ERROR_ALREADY_EXISTS: { status: 409, title: 'A distribution with the supplied name already exists' },
   ERROR_FILE_EXISTS: { status: 409, title: 'The location already holds a distribution' },
   E_ILLEGAL_STATE_CHANGE: { status: 409, title: 'The distribution is busy with another operation' },
+  LXSSD_E_NOT_RUNNING: { status: 404, title: 'The distribution is not running' },
+  WSL_E_DISTRO_NOT_STOPPED: { status: 409, title: 'The distribution must be stopped first' },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   LXSSD_E_TOO_MANY_AUTH_FAILURES: { status: 429, title: 'Too many failed authentication attempts' },

@@ -14,9 +14,15 @@ import { type TokenInfo, TokenStore } from './token-store.js';
 export interface ServiceOptions {
   readonly stateDir: string;
   readonly maxImportBytes: number;
+  readonly instanceIdleTimeout: number;
+  readonly vmIdleTimeout: number;
+  readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
+
+/** Where core reports what an operator should see in the service log. */
+export type ServiceLog = (message: string, detail?: Record<string, unknown>) => void;
 
 export interface MintTokenRequest {
   /** mint for this SID instead of the caller's (administrator only) */
@@ -33,12 +39,17 @@ export class LxssService {
     readonly hv: Hypervisor,
     private readonly tokens: TokenStore,
     options: ServiceOptions,
+    log: ServiceLog,
   ) {
     this.sessions = new SessionManager({
       accounts: (uid) => hv.account(uid),
-      files: hv.files,
+      hv,
       usersDir: join(options.stateDir, 'users'),
       maxImportBytes: options.maxImportBytes,
+      instanceIdleTimeout: options.instanceIdleTimeout,
+      vmIdleTimeout: options.vmIdleTimeout,
+      sharedFolders: options.sharedFolders,
+      log,
     });
     this.authLimiter = new AuthFailureLimiter({
       maxFailures: options.authFailureLimit,
@@ -46,13 +57,13 @@ export class LxssService {
     });
   }
 
-  static async open(hv: Hypervisor, options: ServiceOptions): Promise<LxssService> {
+  static async open(hv: Hypervisor, options: ServiceOptions, log: ServiceLog = () => undefined): Promise<LxssService> {
     // Traversable by everyone (each user must reach its own distributions folder), listable by none.
     await mkdir(join(options.stateDir, 'users'), { recursive: true, mode: 0o711 });
     await chmod(options.stateDir, 0o711);
     await chmod(join(options.stateDir, 'users'), 0o711);
     const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
-    const service = new LxssService(hv, tokens, options);
+    const service = new LxssService(hv, tokens, options, log);
     await service.sessions.recoverAll();
     return service;
   }
@@ -107,7 +118,9 @@ export class LxssService {
     }
   }
 
+  /** Stops every session's instances and VM, then writes what is pending. */
   async close(): Promise<void> {
+    await Promise.all(this.sessions.list().map((session) => session.shutdown().catch(() => undefined)));
     await this.tokens.close();
   }
 }

@@ -3,12 +3,13 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DistroFiles } from '../hv/index.js';
+import type { Hypervisor } from '../hv/index.js';
 import { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
 import { EventBus } from './events.js';
 import type { Sid } from './identity.js';
 import { uidForSid } from './identity.js';
+import { Instances } from './instances.js';
 import { Registry } from './registry.js';
 
 export interface SessionInfo {
@@ -27,10 +28,21 @@ export interface AccountLookup {
 /** What every session shares: the host's accounts and files, and where state is kept. */
 export interface SessionContext {
   readonly accounts: AccountLookup;
-  readonly files: DistroFiles;
+  readonly hv: Hypervisor;
   /** `<stateDir>/users`: one folder per SID */
   readonly usersDir: string;
   readonly maxImportBytes: number;
+  readonly instanceIdleTimeout: number;
+  readonly vmIdleTimeout: number;
+  /** host folders shared into instances: name → host path, `~` standing for the user's home */
+  readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
+  log(message: string, detail?: Record<string, unknown>): void;
+}
+
+/** What a session owns once opened: its distributions and their running instances. */
+interface SessionState {
+  readonly distributions: Distributions;
+  readonly instances: Instances;
 }
 
 export class UserSession {
@@ -38,7 +50,7 @@ export class UserSession {
   readonly uid: number | null;
   readonly createdAt = new Date();
   readonly events = new EventBus();
-  private distributionsReady: Promise<Distributions> | undefined;
+  private ready: Promise<SessionState> | undefined;
 
   constructor(
     sid: Sid,
@@ -61,27 +73,62 @@ export class UserSession {
   }
 
   /** This user's distributions, opened (and recovered after a crash) on first use. */
-  distributions(): Promise<Distributions> {
-    this.distributionsReady ??= this.openDistributions();
-    return this.distributionsReady;
+  async distributions(): Promise<Distributions> {
+    return (await this.open()).distributions;
   }
 
-  private async openDistributions(): Promise<Distributions> {
+  /** This user's VM and running distributions. */
+  async instances(): Promise<Instances> {
+    return (await this.open()).instances;
+  }
+
+  /** Stops everything this session runs (the service is closing, or the user asked). */
+  async shutdown(): Promise<void> {
+    if (!this.ready) return;
+    const state = await this.ready.catch(() => undefined);
+    await state?.instances.shutdown();
+  }
+
+  private open(): Promise<SessionState> {
+    this.ready ??= this.openState().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  private async openState(): Promise<SessionState> {
     const uid = this.uid;
-    if (uid === null || this.context.accounts(uid) === undefined) {
-      this.distributionsReady = undefined;
+    const account = uid === null ? undefined : this.context.accounts(uid);
+    if (uid === null || account === undefined) {
       throw new LxssError('E_ACCESSDENIED', `${this.sid} has no account on this host to own distributions`);
     }
     const folder = join(this.context.usersDir, this.sid);
     // Traversable, not listable: the owner must reach its distributions folder inside.
     await mkdir(folder, { recursive: true, mode: 0o711 });
     const registry = await Registry.open(join(folder, 'registry.json'));
-    const distributions = new Distributions(registry, this.context.files, this.events, {
+    const files = this.context.hv.files;
+    const distributions = new Distributions(registry, files, this.events, {
       uid,
       defaultFolder: join(folder, 'distributions'),
       maxImportBytes: this.context.maxImportBytes,
     });
     await distributions.recover();
-    return distributions;
+    const instances = new Instances(this.context.hv, this.events, {
+      uid,
+      instanceIdleTimeout: this.context.instanceIdleTimeout,
+      vmIdleTimeout: this.context.vmIdleTimeout,
+      sharedFolders: this.context.sharedFolders.map((folder) => ({
+        name: folder.name,
+        hostPath: folder.hostPath === '~' ? account.home : folder.hostPath.replace(/^~\//, `${account.home}/`),
+      })),
+      readDistroFile: (basePath, path) => files.readFile(uid, basePath, path),
+      log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
+    });
+    distributions.attachRuntime({
+      isRunning: (id) => instances.isRunning(id),
+      terminate: (id) => instances.terminate(id, 'requested'),
+    });
+    return { distributions, instances };
   }
 }

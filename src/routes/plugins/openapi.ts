@@ -33,6 +33,7 @@ async function openapi(app: FastifyInstance): Promise<void> {
         { name: 'sessions', description: 'One session per user SID' },
         { name: 'tokens', description: 'SID tokens for TCP callers' },
         { name: 'distributions', description: 'Registered root filesystems (WSL’s distributions)' },
+        { name: 'instances', description: 'Running distributions and the per-user VM' },
       ],
     },
     refResolver: {

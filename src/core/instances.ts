@@ -1,0 +1,291 @@
+// One user's VM and running distributions: WSL's WslCoreVm (booted with the first instance, stopped after
+// vmIdleTimeout without one), CreateInstance / TerminateDistribution / Shutdown, and the idle rule of
+// instanceIdleTimeout. Every start and stop goes to the session's event bus with its reason.
+
+import type { HvInstance, HvVm, Hypervisor, SharedFolder, StopReason } from '../hv/index.js';
+import { LxssError } from './errors.js';
+import type { EventBus } from './events.js';
+import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
+
+export interface InstanceView {
+  distributionId: string;
+  name: string;
+  state: 'Running';
+  pid: number;
+  startedAt: string;
+  processCount: number;
+  hostname: string;
+}
+
+export interface VmView {
+  state: 'Running' | 'Stopped';
+  pid: number | null;
+  startedAt: string | null;
+  instances: InstanceView[];
+}
+
+/** A distribution as the instance manager needs to know it. */
+export interface DistributionRef {
+  id: string;
+  name: string;
+  basePath: string;
+}
+
+export interface InstancesOptions {
+  uid: number;
+  instanceIdleTimeout: number;
+  vmIdleTimeout: number;
+  /** host folders to share, by name under the automount root (e.g. `home` → `/mnt/home`) */
+  sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
+  /** reads a file of a distribution as its root would (undefined when absent) */
+  readDistroFile(basePath: string, path: string): Promise<string | undefined>;
+  log(message: string, detail?: Record<string, unknown>): void;
+}
+
+interface RunningInstance {
+  readonly distribution: DistributionRef;
+  readonly hv: HvInstance;
+  readonly hostname: string;
+  readonly wslConf: WslConf;
+  /** processes started through the API and still running: the instance is idle at zero */
+  clients: number;
+  idleTimer?: NodeJS.Timeout;
+  stopReason?: StopReason;
+}
+
+export class Instances {
+  private vm: HvVm | undefined;
+  private vmStarting: Promise<HvVm> | undefined;
+  private vmStopReason: StopReason | undefined;
+  private vmIdleTimer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, RunningInstance>();
+  private readonly starting = new Map<string, Promise<RunningInstance>>();
+
+  constructor(
+    private readonly hv: Hypervisor,
+    private readonly events: EventBus,
+    private readonly options: InstancesOptions,
+  ) {}
+
+  isRunning(distributionId: string): boolean {
+    return this.running.has(distributionId);
+  }
+
+  /** CreateInstance: starts the distribution (and the VM) unless it runs already. */
+  async start(distribution: DistributionRef): Promise<{ instance: InstanceView; created: boolean }> {
+    const existing = this.running.get(distribution.id);
+    if (existing) return { instance: await this.view(existing), created: false };
+    let pending = this.starting.get(distribution.id);
+    const created = pending === undefined;
+    if (!pending) {
+      pending = this.launch(distribution).finally(() => this.starting.delete(distribution.id));
+      this.starting.set(distribution.id, pending);
+    }
+    return { instance: await this.view(await pending), created };
+  }
+
+  async get(distributionId: string, name: string): Promise<InstanceView> {
+    const instance = this.running.get(distributionId);
+    if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${name} is not running`);
+    return this.view(instance);
+  }
+
+  /** TerminateDistribution: stops it; a distribution that is not running is fine (as in WSL). */
+  async terminate(distributionId: string, reason: StopReason = 'requested'): Promise<void> {
+    await this.starting.get(distributionId)?.catch(() => undefined);
+    const instance = this.running.get(distributionId);
+    if (!instance) return;
+    instance.stopReason ??= reason;
+    await instance.hv.terminate();
+    await instance.hv.ended;
+  }
+
+  /** Shutdown: every instance of this user, then the VM. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.starting.values()].map((pending) => pending.catch(() => undefined)));
+    await Promise.all([...this.running.keys()].map((id) => this.terminate(id, 'shutdown')));
+    await this.stopVm('shutdown');
+  }
+
+  async vmView(): Promise<VmView> {
+    return {
+      state: this.vm ? 'Running' : 'Stopped',
+      pid: this.vm?.pid ?? null,
+      startedAt: this.vm?.startedAt.toISOString() ?? null,
+      instances: await Promise.all([...this.running.values()].map((instance) => this.view(instance))),
+    };
+  }
+
+  /** The instance of a distribution for launching processes; each holds it busy until released. */
+  acquire(distributionId: string): HvInstance | undefined {
+    const instance = this.running.get(distributionId);
+    if (!instance) return undefined;
+    instance.clients++;
+    this.disarmIdle(instance);
+    return instance.hv;
+  }
+
+  release(distributionId: string): void {
+    const instance = this.running.get(distributionId);
+    if (!instance) return;
+    instance.clients = Math.max(0, instance.clients - 1);
+    if (instance.clients === 0) this.armIdle(instance);
+  }
+
+  defaultUserOf(distributionId: string): string | undefined {
+    return this.running.get(distributionId)?.wslConf.defaultUser;
+  }
+
+  private async launch(distribution: DistributionRef): Promise<RunningInstance> {
+    const wslConf = parseWslConf(await this.options.readDistroFile(distribution.basePath, '/etc/wsl.conf'));
+    const hostname = wslConf.hostname ?? hostnameFor(distribution.name);
+    const sharedFolders: SharedFolder[] = wslConf.automountEnabled
+      ? this.options.sharedFolders.map((folder) => ({
+          hostPath: folder.hostPath,
+          target: `${wslConf.automountRoot}${folder.name}`,
+          readOnly: false,
+        }))
+      : [];
+    const generatedFiles: Array<{ path: string; content: string }> = [];
+    if (wslConf.generateHosts) {
+      generatedFiles.push({
+        path: '/etc/hosts',
+        content: `# Generated by lxssd at instance start; set [network] generateHosts = false in /etc/wsl.conf to keep your own.\n127.0.0.1\tlocalhost\n127.0.1.1\t${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+      });
+    }
+    const vm = await this.ensureVm();
+    const hv = await vm.startInstance({
+      basePath: distribution.basePath,
+      hostname,
+      sharedFolders,
+      generatedFiles,
+      generateResolvConf: wslConf.generateResolvConf,
+    });
+    const instance: RunningInstance = { distribution, hv, hostname, wslConf, clients: 0 };
+    this.running.set(distribution.id, instance);
+    this.events.emit({ type: 'instance-started', distributionId: distribution.id, name: distribution.name, pid: hv.pid });
+    hv.ended.then(() => this.ended(instance));
+    if (wslConf.bootCommand) this.runBootCommand(instance, wslConf.bootCommand);
+    this.armIdle(instance);
+    return instance;
+  }
+
+  /** [boot] command runs as root with its output logged and reported; it does not keep the instance busy. */
+  private runBootCommand(instance: RunningInstance, command: string): void {
+    const { distribution } = instance;
+    const run = async () => {
+      const process = await instance.hv.spawn({
+        argv: ['/bin/sh', '-c', command],
+        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'USER=root'],
+        user: 0,
+        cwd: '/',
+      });
+      process.stdin?.end();
+      let output = '';
+      const collect = (chunk: Buffer) => {
+        if (output.length < 64 * 1024) output += chunk.toString('utf8');
+      };
+      process.stdout?.on('data', collect);
+      process.stderr?.on('data', collect);
+      const status = await process.exited;
+      this.options.log('boot command exited', { distribution: distribution.name, exitCode: status.exitCode, output });
+      this.events.emit({
+        type: 'boot-command-exited',
+        distributionId: distribution.id,
+        name: distribution.name,
+        exitCode: status.exitCode,
+        output,
+      });
+    };
+    run().catch((error: unknown) =>
+      this.options.log('boot command could not run', { distribution: distribution.name, error: String(error) }),
+    );
+  }
+
+  private ended(instance: RunningInstance): void {
+    this.disarmIdle(instance);
+    const { distribution } = instance;
+    if (this.running.get(distribution.id) !== instance) return;
+    this.running.delete(distribution.id);
+    this.events.emit({
+      type: 'instance-stopped',
+      distributionId: distribution.id,
+      name: distribution.name,
+      reason: instance.stopReason ?? 'crashed',
+    });
+    if (this.running.size === 0 && this.starting.size === 0) this.armVmIdle();
+  }
+
+  private armIdle(instance: RunningInstance): void {
+    this.disarmIdle(instance);
+    if (this.options.instanceIdleTimeout < 0 || instance.clients > 0) return;
+    instance.idleTimer = setTimeout(() => {
+      instance.idleTimer = undefined;
+      if (instance.clients === 0) this.terminate(instance.distribution.id, 'idle').catch(() => undefined);
+    }, this.options.instanceIdleTimeout);
+    instance.idleTimer.unref();
+  }
+
+  private disarmIdle(instance: RunningInstance): void {
+    if (instance.idleTimer) clearTimeout(instance.idleTimer);
+    instance.idleTimer = undefined;
+  }
+
+  private async ensureVm(): Promise<HvVm> {
+    if (this.vmIdleTimer) clearTimeout(this.vmIdleTimer);
+    this.vmIdleTimer = undefined;
+    if (this.vm) return this.vm;
+    this.vmStarting ??= this.hv.startVm(this.options.uid).then(
+      (vm) => {
+        this.vm = vm;
+        this.vmStarting = undefined;
+        this.vmStopReason = undefined;
+        this.events.emit({ type: 'vm-started', pid: vm.pid });
+        vm.ended.then(() => {
+          if (this.vm !== vm) return;
+          this.vm = undefined;
+          this.events.emit({ type: 'vm-stopped', reason: this.vmStopReason ?? 'crashed' });
+        });
+        return vm;
+      },
+      (error: unknown) => {
+        this.vmStarting = undefined;
+        throw error;
+      },
+    );
+    return this.vmStarting;
+  }
+
+  private armVmIdle(): void {
+    if (this.vmIdleTimer) clearTimeout(this.vmIdleTimer);
+    this.vmIdleTimer = undefined;
+    if (!this.vm || this.options.vmIdleTimeout < 0) return;
+    this.vmIdleTimer = setTimeout(() => {
+      this.vmIdleTimer = undefined;
+      if (this.running.size === 0 && this.starting.size === 0) this.stopVm('idle').catch(() => undefined);
+    }, this.options.vmIdleTimeout);
+    this.vmIdleTimer.unref();
+  }
+
+  private async stopVm(reason: StopReason): Promise<void> {
+    if (this.vmIdleTimer) clearTimeout(this.vmIdleTimer);
+    this.vmIdleTimer = undefined;
+    const vm = this.vm;
+    if (!vm) return;
+    this.vmStopReason ??= reason;
+    await vm.stop();
+    await vm.ended;
+  }
+
+  private async view(instance: RunningInstance): Promise<InstanceView> {
+    return {
+      distributionId: instance.distribution.id,
+      name: instance.distribution.name,
+      state: 'Running',
+      pid: instance.hv.pid,
+      startedAt: instance.hv.startedAt.toISOString(),
+      processCount: await instance.hv.processCount().catch(() => 0),
+      hostname: instance.hostname,
+    };
+  }
+}

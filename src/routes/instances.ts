@@ -1,0 +1,94 @@
+// /v1/distributions/{distro}/instance (start, look, terminate), /v1/vm and /v1/shutdown.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { callerOf, distributionsOf } from './caller.js';
+import { DistroParams } from './distributions.schemas.js';
+import { InstanceSchema, VmSchema } from './instances.schemas.js';
+import { problemResponses } from './problem.schemas.js';
+
+export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const instancesOf = (request: Parameters<typeof callerOf>[0]) => app.lxss.sessionOf(callerOf(request)).instances();
+
+  app.post(
+    '/distributions/:distro/instance',
+    {
+      schema: {
+        operationId: 'startInstance',
+        tags: ['instances'],
+        summary: 'Start the distribution (and the VM); 200 when it was running already',
+        params: DistroParams,
+        response: { 200: InstanceSchema, 201: InstanceSchema, ...problemResponses(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const distribution = (await distributionsOf(app, request)).startable(request.params.distro);
+      const { instance, created } = await (await instancesOf(request)).start(distribution);
+      return reply.code(created ? 201 : 200).send(instance);
+    },
+  );
+
+  app.get(
+    '/distributions/:distro/instance',
+    {
+      schema: {
+        operationId: 'getInstance',
+        tags: ['instances'],
+        summary: 'The running instance of a distribution (404 LXSSD_E_NOT_RUNNING when stopped)',
+        params: DistroParams,
+        response: { 200: InstanceSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => {
+      const { id, name } = (await distributionsOf(app, request)).idOf(request.params.distro);
+      return (await instancesOf(request)).get(id, name);
+    },
+  );
+
+  app.delete(
+    '/distributions/:distro/instance',
+    {
+      schema: {
+        operationId: 'terminateInstance',
+        tags: ['instances'],
+        summary: 'Terminate the distribution: every process of it ends (fine when it is not running)',
+        params: DistroParams,
+        response: { 204: Type.Null({ description: 'Stopped' }), ...problemResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = (await distributionsOf(app, request)).idOf(request.params.distro);
+      await (await instancesOf(request)).terminate(id, 'requested');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/vm',
+    {
+      schema: {
+        operationId: 'getVm',
+        tags: ['instances'],
+        summary: "The caller's VM: state, start time, instances",
+        response: { 200: VmSchema, ...problemResponses() },
+      },
+    },
+    async (request) => (await instancesOf(request)).vmView(),
+  );
+
+  app.post(
+    '/shutdown',
+    {
+      schema: {
+        operationId: 'shutdown',
+        tags: ['instances'],
+        summary: "Terminate every instance and the VM of the caller's session (no other user's)",
+        response: { 204: Type.Null({ description: 'Shut down' }), ...problemResponses() },
+      },
+    },
+    async (request, reply) => {
+      await (await instancesOf(request)).shutdown();
+      return reply.code(204).send(null);
+    },
+  );
+};
