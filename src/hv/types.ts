@@ -70,8 +70,10 @@ export interface InstanceSpec {
   readonly basePath: string;
   readonly hostname: string;
   readonly sharedFolders: readonly SharedFolder[];
-  /** files generated into the distribution at start, e.g. /etc/resolv.conf */
+  /** files written into the distribution at start, e.g. /etc/hosts */
   readonly generatedFiles: ReadonlyArray<{ path: string; content: string }>;
+  /** write the host's resolver configuration to /etc/resolv.conf */
+  readonly generateResolvConf: boolean;
 }
 
 /** Why an instance or VM went away. */
