@@ -8,3 +8,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p dist/native
 gcc -static -O2 -Wall -Wextra -Werror \
   -o dist/native/lxssd-nsexec src/hv/linux/nsexec/nsexec.c
+gcc -static -O2 -Wall -Wextra -Werror \
+  -o dist/native/lxssd-init src/hv/linux/init/*.c

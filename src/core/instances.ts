@@ -187,7 +187,11 @@ export class Instances {
       };
       process.stdout?.on('data', collect);
       process.stderr?.on('data', collect);
-      const status = await process.exited;
+      // The exit can be reported before the last output arrives: wait for both streams to end too.
+      const drained = [process.stdout, process.stderr].map((stream) =>
+        stream ? new Promise((resolve) => stream.once('close', resolve)) : undefined,
+      );
+      const [status] = await Promise.all([process.exited, ...drained]);
       this.options.log('boot command exited', { distribution: distribution.name, exitCode: status.exitCode, output });
       this.events.emit({
         type: 'boot-command-exited',

@@ -13,6 +13,10 @@ export type HvErrorKind =
   | 'not-permitted'
   /** a tool the backend needs is missing from the host */
   | 'missing-tool'
+  /** a process was to run as a user the distribution does not have */
+  | 'user-not-found'
+  /** a process could not be started (program missing, not executable, ...); `exitCode` as a shell would say */
+  | 'launch-failed'
   | 'failed';
 
 export class HvError extends Error {
@@ -20,6 +24,8 @@ export class HvError extends Error {
   constructor(
     readonly kind: HvErrorKind,
     message: string,
+    /** for launch failures: 127 not found, 126 not executable, 67 no such user */
+    readonly exitCode?: number,
   ) {
     super(message);
   }

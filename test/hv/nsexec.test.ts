@@ -5,13 +5,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   formatIdMap,
   identityMapping,
+  nsexecArgs,
   nsexecPath,
+  readReportedPid,
   spawnInNamespace,
   type IdMapping,
   type NsExecOptions,
@@ -166,6 +168,55 @@ describe('nsexec wrapper (no root needed)', () => {
   it('refuses a program that is not an absolute host path', () => {
     assert.throws(() => spawnInNamespace({ mapping: SHIFTED, argv: ['busybox'] }), /absolute/);
     assert.throws(() => spawnInNamespace({ mapping: SHIFTED, argv: [] }), /program/);
+  });
+
+  it('builds instance arguments and refuses bad combinations before spawning', () => {
+    assert.deepEqual(
+      nsexecArgs({
+        joinUserns: 42,
+        newPid: true,
+        newUts: true,
+        newIpc: true,
+        hostname: 'distro',
+        instanceRoot: '/var/lib/lxssd/d/rootfs',
+        binds: [
+          { source: '/home/alice', target: '/mnt/home' },
+          { source: '/srv/x', target: '/mnt/x', readOnly: true },
+        ],
+        initFile: '/usr/lib/lxssd/init',
+        pidFd: 5,
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+        argv: ['/init'],
+      }),
+      [
+        '--join-userns', '42', '--new-pid', '--new-uts', '--new-ipc', '--hostname', 'distro',
+        '--instance-root', '/var/lib/lxssd/d/rootfs', '--bind', '/home/alice:/mnt/home', '--bind', '/srv/x:/mnt/x:ro',
+        '--init-file', '/usr/lib/lxssd/init', '--pid-fd', '5', '--', '/init',
+      ],
+    );
+    const instance = { joinUserns: 42, newPid: true, instanceRoot: '/d', argv: ['/init'] };
+    const bad: Array<[Partial<NsExecOptions>, RegExp]> = [
+      [{ mapping: SHIFTED }, /mutually exclusive/],
+      [{ joinUserns: undefined }, /needs mapping or joinUserns/],
+      [{ joinUserns: 0 }, /pid/],
+      [{ root: '/r' }, /mutually exclusive/],
+      [{ newPid: false }, /needs newPid/],
+      [{ hostname: 'x' }, /needs newUts/],
+      [{ instanceRoot: 'relative' }, /absolute/],
+      [{ binds: [{ source: '/a', target: '/mnt/../etc' }] }, /'\.\.'/],
+      [{ binds: [{ source: '/a', target: '/' }] }, /below/],
+      [{ binds: [{ source: 'a', target: '/mnt/a' }] }, /absolute/],
+      [{ binds: [{ source: '/a:b', target: '/mnt/a' }] }, /':'/],
+      [{ initFile: 'init' }, /absolute/],
+      [{ argv: ['init'] }, /absolute instance path/],
+      [{ pidFd: 2, stdio: ['pipe', 'pipe', 'pipe'] }, /fd >= 3/],
+      [{ pidFd: 3 }, /needs an entry in stdio/],
+    ];
+    for (const [change, message] of bad) {
+      assert.throws(() => nsexecArgs({ ...instance, ...change }), message, JSON.stringify(change));
+    }
+    const binds = [{ source: '/a', target: '/b' }];
+    assert.throws(() => nsexecArgs({ mapping: SHIFTED, argv: ['/p'], binds }), /need instanceRoot/);
   });
 
   it('is a static binary (the ELF has no PT_INTERP program header)', () => {
@@ -339,6 +390,61 @@ describe('lxssd-nsexec in real namespaces', () => {
     const pid = Number(out.trim());
     assert.ok(!processDead(pid), 'the program should still be running');
     assert.equal(helper.exitCode, null);
+  });
+
+  it('keeps the caller\'s extra fds open for the program and holds no copy of them itself', async (t) => {
+    if (needsRoot(t)) return;
+    const helper = spawnInNamespace({
+      mapping: SHIFTED,
+      argv: [BUSYBOX, 'sh', '-c', 'echo three >&3; echo four >&4; exec 3>&- 4>&-; read x; echo done'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    const result = collect(helper);
+    cleanup(t, helper, () => undefined);
+    const read = (fd: number): Promise<string> =>
+      new Promise((resolve, reject) => {
+        let text = '';
+        helper.stdio[fd]?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        helper.stdio[fd]?.on('error', reject);
+        helper.stdio[fd]?.on('end', () => resolve(text));
+      });
+    // EOF while the program still waits on stdin: the supervisor dropped its copies.
+    assert.deepEqual(await Promise.all([read(3), read(4)]), ['three\n', 'four\n']);
+    assert.equal(helper.exitCode, null);
+    helper.stdin?.end('\n');
+    const { code, stdout } = await result;
+    assert.deepEqual([code, stdout], [0, 'done\n']);
+  });
+
+  it('reports the program\'s host pid on --pid-fd (how the service finds a holder)', async (t) => {
+    if (needsRoot(t)) return;
+    const helper = spawnInNamespace({
+      mapping: SHIFTED,
+      argv: [BUSYBOX, 'sh', '-c', 'echo $$; read x'],
+      pidFd: 3,
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    });
+    const result = collect(helper);
+    const pid = await readReportedPid(helper, 3);
+    cleanup(t, helper, () => pid);
+    assert.equal(hostUidOf(pid), OUTER_ROOT);
+    assert.notEqual(readlinkSync(`/proc/${pid}/ns/user`), readlinkSync('/proc/self/ns/user'));
+    helper.stdin?.end('\n');
+    const { code, stdout } = await result;
+    assert.deepEqual([code, stdout], [0, `${pid}\n`]); // no PID namespace: $$ is the host pid
+  });
+
+  it('adds new PID, UTS and IPC namespaces with maps too: the program is PID 1 with its own hostname', async (t) => {
+    if (needsRoot(t)) return;
+    const result = await run({
+      newPid: true,
+      newUts: true,
+      newIpc: true,
+      hostname: 'maps-mode',
+      argv: [BUSYBOX, 'sh', '-c', 'echo $$; hostname; exit 5'],
+    });
+    assert.deepEqual([result.code, result.stdout, result.stderr], [5, '1\nmaps-mode\n', '']);
+    assert.notEqual(hostname(), 'maps-mode');
   });
 
   it('forwards SIGTERM to the program and reports 128+15', async (t) => {

@@ -182,6 +182,16 @@ export class LinuxDistroFiles implements DistroFiles {
     await this.tool(uid, ['rmdir', '--', fromBase]);
   }
 
+  /** Writes a file of the distribution as its root would (through its own symlinks, never out of it). */
+  async writeFile(uid: number, basePath: string, path: string, content: string): Promise<void> {
+    const child = await this.spawnTool(uid, ['tee', '--', path], join(basePath, ROOTFS), 'pipe');
+    const stderr = collectStderr(child);
+    child.stdout!.resume();
+    child.stdin!.end(content);
+    const code = await exitCode(child);
+    if (code !== 0) throw classifyToolFailure(stderr(), `cannot write ${path}`);
+  }
+
   async readFile(uid: number, basePath: string, path: string): Promise<string | undefined> {
     const read = await this.tool(uid, ['cat', '--', path], join(basePath, ROOTFS));
     return read.code === 0 ? read.stdout.toString('utf8') : undefined;

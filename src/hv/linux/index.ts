@@ -4,14 +4,21 @@ import { HvError } from '../errors.js';
 import type { Hypervisor } from '../types.js';
 import { lookupAccount } from './accounts.js';
 import { LinuxDistroFiles } from './distro-files.js';
+import { mappingFor } from './id-maps.js';
 import { peerCredentials } from './peer-credentials.js';
+import { LinuxVm } from './vm.js';
 
 export function createLinuxHypervisor(): Hypervisor {
+  const files = new LinuxDistroFiles(lookupAccount);
   return {
     info: { platform: 'linux', backend: 'linux-namespaces' },
     localPeer: peerCredentials,
     account: lookupAccount,
-    files: new LinuxDistroFiles(lookupAccount),
-    startVm: () => Promise.reject(new HvError('failed', 'instances are not available yet')),
+    files,
+    async startVm(uid) {
+      const account = lookupAccount(uid);
+      if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
+      return LinuxVm.start(uid, await mappingFor(account), files);
+    },
   };
 }

@@ -1,9 +1,18 @@
 // Node side of the static helper `lxssd-nsexec` (src/hv/linux/nsexec/nsexec.c): runs a program in a new user +
-// mount namespace with id maps the service picks, optionally chrooted. The helper is spawned directly (no shell);
-// the program inherits its stdio pipes, so tar streams flow program <-> service without a copy in between.
+// mount namespace with id maps the service picks (or in an existing user namespace), optionally chrooted, or as
+// PID 1 of a distribution instance. The helper is spawned directly (no shell); the program inherits its stdio pipes
+// (and any further fds in `stdio`, e.g. fds 3 and 4 for the instance agent), so tar streams flow program <-> service
+// without a copy in between.
+//
+// A per-user "VM" is a holder: `spawnInNamespace({ mapping, argv: ['/bin/busybox', 'sleep', '2147483647'],
+// pidFd: 3, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })`, whose pid (`readReportedPid(child, 3)`) is then the
+// `joinUserns` of each instance: `{ joinUserns, newPid, newUts, newIpc, hostname, instanceRoot, binds, initFile,
+// argv: ['/init'], pidFd }`. An instance's program is PID 1 of its PID namespace: when it exits, or when the helper
+// is SIGKILLed (parent-death signal), the kernel kills everything in the instance. PID 1 only receives the signals
+// it has a handler for (SIGKILL aside): a forwarded SIGTERM does nothing to a PID 1 without one.
 //
 // Helper exit status: the program's own, 128+N if it died of signal N, 127 program not found, 126 not executable,
-// 125 the helper failed before exec (bad arguments, map rejected, chroot failed; the reason is on stderr).
+// 125 the helper failed before exec (bad arguments, map rejected, chroot/mount/pivot failed; the reason is on stderr).
 
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -20,13 +29,50 @@ export interface IdMapping {
   gids: IdMapEntry[];
 }
 
+/** A host folder (or file) shared into an instance, like WSL's drvfs under /mnt. */
+export interface BindMount {
+  /** Absolute host path, resolved with the namespace's mapped host ids (the user's rights, nothing more). */
+  source: string;
+  /** Absolute path inside the instance root, no `..` (made if missing: a folder, or an empty file for a file). */
+  target: string;
+  readOnly?: boolean;
+}
+
 export interface NsExecOptions {
-  mapping: IdMapping;
+  /** A new user namespace with these maps. Exactly one of `mapping` and `joinUserns`. */
+  mapping?: IdMapping;
+  /** Host pid of a process whose user namespace to join (a holder's program, learnt from its `pidFd`). */
+  joinUserns?: number;
+  /** New PID namespace: the program is its PID 1. Required by `instanceRoot`. */
+  newPid?: boolean;
+  /** New UTS namespace. Required by `hostname`. */
+  newUts?: boolean;
+  /** New IPC namespace. */
+  newIpc?: boolean;
+  hostname?: string;
   /** Host directory to chroot into (resolved with the mapped credentials, so the outer uid must reach it). */
   root?: string;
-  /** Working directory, inside `root` when one is given. */
+  /**
+   * A distribution's root folder (absolute host path, reachable by the mapped ids): /proc, read-only /sys, /dev
+   * (null zero full random urandom tty, devpts, shm), /run and /tmp are set up in it, then it is pivoted to `/`.
+   * Excludes `root`; needs `newPid`.
+   */
+  instanceRoot?: string;
+  /** Host folders/files mounted into the instance (needs `instanceRoot`). */
+  binds?: BindMount[];
+  /** Host file bound read-only at /init in the instance (needs `instanceRoot`): the agent binary. */
+  initFile?: string;
+  /** Working directory, inside `root` / the instance when one is given. */
   cwd?: string;
-  /** argv[0] is the program: an absolute HOST path, opened before the chroot, so it need not exist inside `root`. */
+  /**
+   * The helper writes the program's host pid + "\n" to this fd of its own (>= 3, an entry of `stdio`, e.g.
+   * 'pipe') once the program's process is set up and about to exec, then closes it; the program does not get it.
+   */
+  pidFd?: number;
+  /**
+   * argv[0] is the program, an absolute path: on the HOST (opened before the chroot, so it need not exist inside
+   * `root`), or with `instanceRoot` INSIDE the instance (looked up after the pivot, e.g. `/init`).
+   */
   argv: string[];
   /** The program's whole environment. Default: only a standard PATH, so the service's own variables never leak in. */
   env?: Record<string, string>;
@@ -80,20 +126,107 @@ export function identityMapping(): IdMapping {
   };
 }
 
-/** Spawns the helper (which must run as host root). Failures before exec surface as exit code 125, not as throws. */
-export function spawnInNamespace(options: NsExecOptions): ChildProcess {
+/** Host paths must be absolute; bind paths travel as "SRC:DST[:ro]" (no ':'); targets stay below the root. */
+function checkPath(what: string, path: string, kind: 'host' | 'bind source' | 'bind target'): void {
+  if (!path.startsWith('/')) throw new Error(`spawnInNamespace: ${what} must be an absolute path: ${path}`);
+  if (kind !== 'host' && path.includes(':')) throw new Error(`spawnInNamespace: ${what} may not contain ':': ${path}`);
+  if (kind !== 'bind target') return;
+  const parts = path.split('/');
+  if (parts.includes('..')) throw new Error(`spawnInNamespace: ${what} may not contain '..': ${path}`);
+  if (parts.every((part) => part === '' || part === '.')) {
+    throw new Error(`spawnInNamespace: ${what} must name something below /: ${path}`);
+  }
+}
+
+/** The helper's arguments for `options` (validated like the helper would; throws on a bad combination). */
+export function nsexecArgs(options: NsExecOptions): string[] {
   const program = options.argv[0];
   if (program === undefined) throw new Error('spawnInNamespace: argv must name a program');
-  if (!program.startsWith('/')) throw new Error(`spawnInNamespace: program must be an absolute host path: ${program}`);
+  const where = options.instanceRoot === undefined ? 'host' : 'instance';
+  if (!program.startsWith('/')) {
+    throw new Error(`spawnInNamespace: program must be an absolute ${where} path: ${program}`);
+  }
 
-  const args = ['--uid-map', formatIdMap(options.mapping.uids), '--gid-map', formatIdMap(options.mapping.gids)];
+  const args: string[] = [];
+  if (options.mapping !== undefined && options.joinUserns !== undefined) {
+    throw new Error('spawnInNamespace: mapping and joinUserns are mutually exclusive');
+  }
+  if (options.mapping !== undefined) {
+    args.push('--uid-map', formatIdMap(options.mapping.uids), '--gid-map', formatIdMap(options.mapping.gids));
+  } else if (options.joinUserns !== undefined) {
+    if (!Number.isSafeInteger(options.joinUserns) || options.joinUserns < 1) {
+      throw new RangeError(`spawnInNamespace: joinUserns must be a pid, got ${options.joinUserns}`);
+    }
+    args.push('--join-userns', String(options.joinUserns));
+  } else {
+    throw new Error('spawnInNamespace: needs mapping or joinUserns');
+  }
+  if (options.newPid) args.push('--new-pid');
+  if (options.newUts) args.push('--new-uts');
+  if (options.newIpc) args.push('--new-ipc');
+  if (options.hostname !== undefined) {
+    if (!options.newUts) throw new Error('spawnInNamespace: hostname needs newUts');
+    args.push('--hostname', options.hostname);
+  }
   if (options.root !== undefined) args.push('--root', options.root);
+  if (options.instanceRoot !== undefined) {
+    if (options.root !== undefined) throw new Error('spawnInNamespace: instanceRoot and root are mutually exclusive');
+    if (!options.newPid) throw new Error('spawnInNamespace: instanceRoot needs newPid');
+    checkPath('instanceRoot', options.instanceRoot, 'host');
+    args.push('--instance-root', options.instanceRoot);
+  } else if (options.binds?.length || options.initFile !== undefined) {
+    throw new Error('spawnInNamespace: binds and initFile need instanceRoot');
+  }
+  for (const bind of options.binds ?? []) {
+    checkPath('bind source', bind.source, 'bind source');
+    checkPath('bind target', bind.target, 'bind target');
+    args.push('--bind', `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`);
+  }
+  if (options.initFile !== undefined) {
+    checkPath('initFile', options.initFile, 'host');
+    args.push('--init-file', options.initFile);
+  }
   if (options.cwd !== undefined) args.push('--cwd', options.cwd);
+  if (options.pidFd !== undefined) {
+    if (!Number.isSafeInteger(options.pidFd) || options.pidFd < 3) {
+      throw new RangeError(`spawnInNamespace: pidFd must be an fd >= 3, got ${options.pidFd}`);
+    }
+    if (!Array.isArray(options.stdio) || options.stdio.length <= options.pidFd) {
+      throw new Error(`spawnInNamespace: pidFd ${options.pidFd} needs an entry in stdio (e.g. 'pipe')`);
+    }
+    args.push('--pid-fd', String(options.pidFd));
+  }
   args.push('--', ...options.argv);
+  return args;
+}
 
-  return spawn(nsexecPath(), args, {
+/** Spawns the helper (which must run as host root). Failures before exec surface as exit code 125, not as throws. */
+export function spawnInNamespace(options: NsExecOptions): ChildProcess {
+  return spawn(nsexecPath(), nsexecArgs(options), {
     env: options.env ?? { ...DEFAULT_ENV },
     stdio: options.stdio ?? 'pipe',
     shell: false,
+  });
+}
+
+/**
+ * The host pid the helper reports on `pidFd` (spawned with `stdio[fd] = 'pipe'`). Rejects when the helper closes
+ * it without a pid, i.e. it failed before exec (its exit code and stderr say why).
+ */
+export function readReportedPid(child: ChildProcess, fd: number): Promise<number> {
+  const stream = child.stdio[fd];
+  if (!stream) return Promise.reject(new Error(`helper fd ${fd} is not a pipe`));
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.length > 32) stream.destroy(new Error(`unexpected report on fd ${fd}: ${JSON.stringify(text)}`));
+    });
+    stream.on('error', reject);
+    stream.on('close', () => {
+      const pid = /^(\d+)\n$/.exec(text) ? Number(text) : NaN;
+      if (Number.isSafeInteger(pid) && pid > 0) resolve(pid);
+      else reject(new Error(`the helper reported no pid on fd ${fd} (it failed before exec): ${JSON.stringify(text)}`));
+    });
   });
 }

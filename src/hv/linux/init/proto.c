@@ -163,22 +163,22 @@ static void decode_launch(struct reader *r, const struct proto_header *h, struct
 	if (r->err)
 		return;
 	if (l->mode != LAUNCH_PIPES && l->mode != LAUNCH_PTY)
-		return fail(r, -EINVAL, "LAUNCH: mode must be 0 (pipes) or 1 (pty)");
-	if (h->nfds != (l->mode == LAUNCH_PIPES ? 3 : 0))
-		return fail(r, -EBADMSG, "LAUNCH: pipes mode passes 3 descriptors, pty mode none");
-	if (l->user && l->uid != PROTO_NO_UID)
-		return fail(r, -EINVAL, "LAUNCH: give a user name or a uid, not both");
-	if (l->argc < 1 || l->argv[0][0] == '\0')
-		return fail(r, -EINVAL, "LAUNCH: argv must name a program");
-	for (uint32_t i = 0; i < l->envc; i++) {
+		fail(r, -EINVAL, "LAUNCH: mode must be 0 (pipes) or 1 (pty)");
+	else if (h->nfds != (l->mode == LAUNCH_PIPES ? 3 : 0))
+		fail(r, -EBADMSG, "LAUNCH: pipes mode passes 3 descriptors, pty mode none");
+	else if (l->user && l->uid != PROTO_NO_UID)
+		fail(r, -EINVAL, "LAUNCH: give a user name or a uid, not both");
+	else if (l->argc < 1 || l->argv[0][0] == '\0')
+		fail(r, -EINVAL, "LAUNCH: argv must name a program");
+	else if (l->cwd && l->cwd[0] != '/' && strcmp(l->cwd, "~") != 0)
+		fail(r, -EINVAL, "LAUNCH: cwd must be absolute or ~");
+	else if (l->mode == LAUNCH_PTY && (!valid_size(l->cols) || !valid_size(l->rows)))
+		fail(r, -EINVAL, "LAUNCH: pty cols and rows must be 1..65535");
+	for (uint32_t i = 0; i < l->envc && !r->err; i++) {
 		const char *eq = strchr(l->env[i], '=');
 		if (!eq || eq == l->env[i])
-			return fail(r, -EINVAL, "LAUNCH: every env entry must be NAME=VALUE");
+			fail(r, -EINVAL, "LAUNCH: every env entry must be NAME=VALUE");
 	}
-	if (l->cwd && l->cwd[0] != '/' && strcmp(l->cwd, "~") != 0)
-		return fail(r, -EINVAL, "LAUNCH: cwd must be absolute or ~");
-	if (l->mode == LAUNCH_PTY && (!valid_size(l->cols) || !valid_size(l->rows)))
-		return fail(r, -EINVAL, "LAUNCH: pty cols and rows must be 1..65535");
 }
 
 static void need_absolute(struct reader *r, const char *path, const char *why)
