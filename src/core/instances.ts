@@ -2,7 +2,7 @@
 // vmIdleTimeout without one), CreateInstance / TerminateDistribution / Shutdown, and the idle rule of
 // instanceIdleTimeout. Every start and stop goes to the session's event bus with its reason.
 
-import type { HvInstance, HvVm, Hypervisor, SharedFolder, StopReason } from '../hv/index.js';
+import { type HvInstance, HvError, type HvVm, type Hypervisor, type SharedFolder, type StopReason } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
@@ -15,6 +15,14 @@ export interface InstanceView {
   startedAt: string;
   processCount: number;
   hostname: string;
+}
+
+export interface ShareView {
+  hostPath: string;
+  target: string;
+  readOnly: boolean;
+  /** automount: from the service's sharedFolders at start; runtime: added through the API */
+  origin: 'automount' | 'runtime';
 }
 
 export interface VmView {
@@ -49,6 +57,8 @@ interface RunningInstance {
   readonly wslConf: WslConf;
   /** processes started through the API and still running: the instance is idle at zero */
   clients: number;
+  /** host folders bound in it, by target */
+  readonly shares: Map<string, ShareView>;
   idleTimer?: NodeJS.Timeout;
   stopReason?: StopReason;
 }
@@ -85,9 +95,7 @@ export class Instances {
   }
 
   async get(distributionId: string, name: string): Promise<InstanceView> {
-    const instance = this.running.get(distributionId);
-    if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${name} is not running`);
-    return this.view(instance);
+    return this.view(this.runningOrThrow(distributionId, name));
   }
 
   /** TerminateDistribution: stops it; a distribution that is not running is fine (as in WSL). */
@@ -132,6 +140,43 @@ export class Instances {
     if (instance.clients === 0) this.armIdle(instance);
   }
 
+  /** Host folders shared into a running distribution. */
+  shares(distributionId: string, name: string): ShareView[] {
+    return [...this.runningOrThrow(distributionId, name).shares.values()];
+  }
+
+  /** Binds a host folder the owner may read into a running distribution. */
+  async share(distributionId: string, name: string, folder: SharedFolder): Promise<ShareView> {
+    const instance = this.runningOrThrow(distributionId, name);
+    if (instance.shares.has(folder.target)) {
+      throw new LxssError('ERROR_ALREADY_EXISTS', `${folder.target} is already shared in ${name}`);
+    }
+    const view: ShareView = { ...folder, origin: 'runtime' };
+    // Claimed before the await, so a second request for the same target waits for nothing and fails.
+    instance.shares.set(folder.target, view);
+    try {
+      await instance.hv.share(folder);
+    } catch (error) {
+      instance.shares.delete(folder.target);
+      if (error instanceof HvError && error.kind === 'not-permitted') throw new LxssError('E_ACCESSDENIED', error.message);
+      throw error;
+    }
+    return view;
+  }
+
+  async unshare(distributionId: string, name: string, target: string): Promise<void> {
+    const instance = this.runningOrThrow(distributionId, name);
+    if (!instance.shares.has(target)) throw new LxssError('ERROR_NOT_FOUND', `nothing is shared at ${target} in ${name}`);
+    await instance.hv.unshare(target);
+    instance.shares.delete(target);
+  }
+
+  private runningOrThrow(distributionId: string, name: string): RunningInstance {
+    const instance = this.running.get(distributionId);
+    if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${name} is not running`);
+    return instance;
+  }
+
   defaultUserOf(distributionId: string): string | undefined {
     return this.running.get(distributionId)?.wslConf.defaultUser;
   }
@@ -161,7 +206,10 @@ export class Instances {
       generatedFiles,
       generateResolvConf: wslConf.generateResolvConf,
     });
-    const instance: RunningInstance = { distribution, hv, hostname, wslConf, clients: 0 };
+    const shares = new Map(
+      sharedFolders.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const),
+    );
+    const instance: RunningInstance = { distribution, hv, hostname, wslConf, clients: 0, shares };
     this.running.set(distribution.id, instance);
     this.events.emit({ type: 'instance-started', distributionId: distribution.id, name: distribution.name, pid: hv.pid });
     hv.ended.then(() => this.ended(instance));

@@ -4,11 +4,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { authenticate, type AuthenticateOptions } from './plugins/authenticate.js';
 import { distributionRoutes } from './distributions.js';
 import { instanceRoutes } from './instances.js';
+import { mountRoutes } from './mounts.js';
 import { sessionRoutes } from './session.js';
 import { tokenRoutes } from './tokens.js';
 import { versionRoutes } from './version.js';
 
-const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes];
+const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
   await authenticate(app, options);

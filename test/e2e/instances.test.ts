@@ -154,6 +154,63 @@ describe('POST /v1/distributions/{distro}/instance', () => {
   });
 });
 
+describe('/v1/distributions/{distro}/mounts', () => {
+  it('binds a host folder alice may read into her running distro, refuses one she may not, and unbinds [S5]', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const alice = await ensureUser('alice');
+    const distro = await importAs(alice, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+    const notRunning = await curlLocalAs(alice, server.socketPath, 'GET', '/v1/distributions/bb/mounts');
+    assert.equal((notRunning.json as any).code, 'LXSSD_E_NOT_RUNNING');
+    await startInstance(alice, server, 'bb');
+
+    const shared = await sharedTempDir('lxssd-share-');
+    const closed = await sharedTempDir('lxssd-closed-');
+    t.after(() => Promise.all([rm(shared, { recursive: true, force: true }), rm(closed, { recursive: true, force: true })]));
+    await writeFile(join(shared, 'note.txt'), 'shared with alice');
+    await chmod(closed, 0o700);
+
+    const added = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', {
+      hostPath: shared,
+      target: '/mnt/data',
+      readOnly: true,
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.json));
+    assert.equal((await runIn(server, alice, distro.id, ['cat', '/mnt/data/note.txt'])).stdout, 'shared with alice');
+    const write = await runIn(server, alice, distro.id, ['sh', '-c', 'echo x > /mnt/data/new']);
+    assert.notEqual(write.exitCode, 0, 'a read-only share refuses writes');
+
+    const refused = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', {
+      hostPath: closed,
+      target: '/mnt/closed',
+    });
+    assert.equal(refused.status, 403, 'a folder alice cannot read on the host');
+    assert.equal((refused.json as any).code, 'E_ACCESSDENIED');
+    const twice = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', {
+      hostPath: shared,
+      target: '/mnt/data',
+    });
+    assert.equal(twice.status, 409);
+    const escape = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', {
+      hostPath: shared,
+      target: '/mnt/../etc',
+    });
+    assert.equal(escape.status, 400, 'a target with ..');
+
+    const listed = (await curlLocalAs(alice, server.socketPath, 'GET', '/v1/distributions/bb/mounts')).json as any;
+    assert.deepEqual(
+      listed.mounts.map((m: { target: string; origin: string }) => [m.target, m.origin]),
+      [
+        ['/mnt/home', 'automount'],
+        ['/mnt/data', 'runtime'],
+      ],
+    );
+    const removed = await curlLocalAs(alice, server.socketPath, 'DELETE', '/v1/distributions/bb/mounts?target=/mnt/data');
+    assert.equal(removed.status, 204);
+    assert.notEqual((await runIn(server, alice, distro.id, ['cat', '/mnt/data/note.txt'])).exitCode, 0, 'unbound');
+  });
+});
+
 describe('DELETE /v1/distributions/{distro}/instance', () => {
   it('leaves no process of the instance within 2 s, and terminating a stopped distro succeeds [R3]', async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');

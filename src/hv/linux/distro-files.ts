@@ -182,6 +182,19 @@ export class LinuxDistroFiles implements DistroFiles {
     await this.tool(uid, ['rmdir', '--', fromBase]);
   }
 
+  /**
+   * The identity (`dev:ino`) of a host folder the owner may read and enter, or undefined when they may not:
+   * checked as the owner, so only their own rights count.
+   */
+  async readableFolder(uid: number, path: string): Promise<string | undefined> {
+    // Listing with details needs read and search permission; `test -r` would not do: as (namespace) root it
+    // answers yes without asking the kernel.
+    const readable = await this.tool(uid, ['ls', '-la', '--', path], undefined, 0);
+    if (readable.code !== 0) return undefined;
+    const stat = await this.tool(uid, ['stat', '-L', '-c', '%d:%i', '--', path]);
+    return stat.code === 0 ? stat.stdout.toString().trim() : undefined;
+  }
+
   /** Writes a file of the distribution as its root would (through its own symlinks, never out of it). */
   async writeFile(uid: number, basePath: string, path: string, content: string): Promise<void> {
     const child = await this.spawnTool(uid, ['tee', '--', path], join(basePath, ROOTFS), 'pipe');

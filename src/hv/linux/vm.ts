@@ -5,7 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -13,13 +13,16 @@ import { ReadStream } from 'node:tty';
 import { HvError } from '../errors.js';
 import type { ExitStatus, HvInstance, HvProcess, HvVm, InstanceSpec, LaunchSpec, SharedFolder } from '../types.js';
 import type { LinuxDistroFiles } from './distro-files.js';
-import { stdioPair } from './fd-passing.js';
+import { detachedMountTree, stdioPair } from './fd-passing.js';
 import { InitChannel, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
 
 const BUSYBOX = '/bin/busybox';
 const INSTANCE_PID_FD = 5;
 const TERMINATE_GRACE_MS = 2000;
+// Linux open(2) flags Node's fs.constants lacks.
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
 
 /** Keeps the last few KiB a helper printed, for the error when it fails. */
 function stderrTail(child: ChildProcess): () => string {
@@ -92,7 +95,7 @@ export class LinuxVm implements HvVm {
     try {
       const pid = await readReportedPid(helper, INSTANCE_PID_FD);
       await channel.hello();
-      const instance = new LinuxInstance(helper, channel, pid);
+      const instance = new LinuxInstance(helper, channel, pid, this.uid, this.files);
       this.instances.add(instance);
       instance.ended.then(() => this.instances.delete(instance));
       return instance;
@@ -135,6 +138,8 @@ class LinuxInstance implements HvInstance {
     private readonly helper: ChildProcess,
     private readonly channel: InitChannel,
     readonly pid: number,
+    private readonly uid: number,
+    private readonly files: LinuxDistroFiles,
   ) {
     this.ended = exited(helper).then(() => channel.close());
     try {
@@ -196,12 +201,36 @@ class LinuxInstance implements HvInstance {
     }
   }
 
+  /**
+   * Binds a host folder into the running instance: checked readable as the owner, opened, verified to be that
+   * same folder (no swap in between), detached as a mount tree and handed to /init to attach at the target.
+   */
   async share(folder: SharedFolder): Promise<void> {
-    throw new HvError('failed', `sharing ${folder.hostPath} into a running distribution is not supported yet`);
+    const identity = await this.files.readableFolder(this.uid, folder.hostPath);
+    if (identity === undefined) {
+      throw new HvError('not-permitted', `you may not read the host folder ${folder.hostPath}`);
+    }
+    let fd: number;
+    try {
+      fd = openSync(folder.hostPath, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW | O_CLOEXEC);
+    } catch (error) {
+      throw new HvError('not-permitted', `${folder.hostPath} is not a folder you may share: ${(error as Error).message}`);
+    }
+    let tree: number;
+    try {
+      const stat = fstatSync(fd);
+      if (`${stat.dev}:${stat.ino}` !== identity) {
+        throw new HvError('not-permitted', `${folder.hostPath} changed while it was being shared`);
+      }
+      tree = detachedMountTree(fd, folder.readOnly);
+    } finally {
+      closeSync(fd);
+    }
+    await this.channel.mount(folder.target, tree, folder.readOnly);
   }
 
   async unshare(target: string): Promise<void> {
-    throw new HvError('failed', `unsharing ${target} is not supported yet`);
+    await this.channel.unmount(target);
   }
 
   async processCount(): Promise<number> {

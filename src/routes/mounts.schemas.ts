@@ -1,0 +1,34 @@
+// Wire types of /v1/distributions/{distro}/mounts.
+
+import { Type } from '@sinclair/typebox';
+
+const InsidePath = Type.String({
+  pattern: '^/(?!.*(^|/)\\.\\.(/|$)).*$',
+  maxLength: 4096,
+  description: 'an absolute path inside the distribution, without `..`',
+});
+
+export const ShareSchema = Type.Object(
+  {
+    hostPath: Type.String(),
+    target: Type.String(),
+    readOnly: Type.Boolean(),
+    origin: Type.Union([Type.Literal('automount'), Type.Literal('runtime')], {
+      description: 'automount: shared at start from the service configuration; runtime: added through the API',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ShareListSchema = Type.Object({ mounts: Type.Array(ShareSchema) }, { additionalProperties: false });
+
+export const CreateShareBody = Type.Object(
+  {
+    hostPath: Type.String({ pattern: '^/', maxLength: 4096, description: 'a host folder the caller may read' }),
+    target: InsidePath,
+    readOnly: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+
+export const ShareTargetQuery = Type.Object({ target: InsidePath }, { additionalProperties: false });

@@ -1,0 +1,70 @@
+// /v1/distributions/{distro}/mounts: host folders bound into a running distribution (WSL's drvfs shares).
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { callerOf, distributionsOf } from './caller.js';
+import { DistroParams } from './distributions.schemas.js';
+import { CreateShareBody, ShareListSchema, ShareSchema, ShareTargetQuery } from './mounts.schemas.js';
+import { problemResponses } from './problem.schemas.js';
+
+export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const resolve = async (request: Parameters<typeof callerOf>[0], distro: string) => {
+    const { id, name } = (await distributionsOf(app, request)).idOf(distro);
+    return { id, name, instances: await app.lxss.sessionOf(callerOf(request)).instances() };
+  };
+
+  app.get(
+    '/distributions/:distro/mounts',
+    {
+      schema: {
+        operationId: 'listMounts',
+        tags: ['instances'],
+        summary: 'Host folders shared into the running distribution',
+        params: DistroParams,
+        response: { 200: ShareListSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => {
+      const { id, name, instances } = await resolve(request, request.params.distro);
+      return { mounts: instances.shares(id, name) };
+    },
+  );
+
+  app.post(
+    '/distributions/:distro/mounts',
+    {
+      schema: {
+        operationId: 'addMount',
+        tags: ['instances'],
+        summary: 'Bind a host folder the caller may read into the running distribution',
+        params: DistroParams,
+        body: CreateShareBody,
+        response: { 201: ShareSchema, ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { id, name, instances } = await resolve(request, request.params.distro);
+      const { hostPath, target, readOnly = false } = request.body;
+      return reply.code(201).send(await instances.share(id, name, { hostPath, target, readOnly }));
+    },
+  );
+
+  app.delete(
+    '/distributions/:distro/mounts',
+    {
+      schema: {
+        operationId: 'removeMount',
+        tags: ['instances'],
+        summary: 'Unbind a shared folder',
+        params: DistroParams,
+        querystring: ShareTargetQuery,
+        response: { 204: Type.Null({ description: 'Unbound' }), ...problemResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id, name, instances } = await resolve(request, request.params.distro);
+      await instances.unshare(id, name, request.query.target);
+      return reply.code(204).send(null);
+    },
+  );
+};
