@@ -13,7 +13,9 @@ export type LxssEventBody =
   | { type: 'vm-stopped'; reason: StopReason }
   | { type: 'instance-started'; distributionId: string; name: string; pid: number }
   | { type: 'instance-stopped'; distributionId: string; name: string; reason: StopReason }
-  | { type: 'boot-command-exited'; distributionId: string; name: string; exitCode: number; output: string };
+  | { type: 'boot-command-exited'; distributionId: string; name: string; exitCode: number; output: string }
+  | { type: 'process-started'; processId: string; distributionId: string; pid: number; argv: string[] }
+  | { type: 'process-exited'; processId: string; distributionId: string; exitCode: number; signal: number | null };
 
 export type LxssEvent = LxssEventBody & {
   /** increasing per session, never reused */
