@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object(
     authFailureWindowMs: Type.Integer({ minimum: 1 }),
     /** the largest unpacked tar an import may write, in bytes */
     maxImportBytes: Type.Integer({ minimum: 1 }),
+    /** how long an exited process stays listed, ms */
+    processRetentionMs: Type.Integer({ minimum: 0 }),
     /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
     sharedFolders: Type.Array(
       Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
@@ -64,6 +66,7 @@ const FILE_KEYS = {
   'lxssd.authFailureLimit': 'authFailureLimit',
   'lxssd.authFailureWindowMs': 'authFailureWindowMs',
   'lxssd.maxImportBytes': 'maxImportBytes',
+  'lxssd.processRetentionMs': 'processRetentionMs',
   'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
@@ -173,6 +176,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     authFailureLimit: parseInteger('authFailureLimit', raw.authFailureLimit ?? '10'),
     authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
+    processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];

@@ -17,6 +17,7 @@ export interface ServiceOptions {
   readonly instanceIdleTimeout: number;
   readonly vmIdleTimeout: number;
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
+  readonly processRetentionMs: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
@@ -49,6 +50,7 @@ export class LxssService {
       instanceIdleTimeout: options.instanceIdleTimeout,
       vmIdleTimeout: options.vmIdleTimeout,
       sharedFolders: options.sharedFolders,
+      processRetentionMs: options.processRetentionMs,
       log,
     });
     this.authLimiter = new AuthFailureLimiter({

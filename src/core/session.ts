@@ -10,6 +10,7 @@ import { EventBus } from './events.js';
 import type { Sid } from './identity.js';
 import { uidForSid } from './identity.js';
 import { Instances } from './instances.js';
+import { Processes } from './processes.js';
 import { Registry } from './registry.js';
 
 export interface SessionInfo {
@@ -36,6 +37,8 @@ export interface SessionContext {
   readonly vmIdleTimeout: number;
   /** host folders shared into instances: name → host path, `~` standing for the user's home */
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
+  /** how long an exited process stays listed */
+  readonly processRetentionMs: number;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -43,6 +46,7 @@ export interface SessionContext {
 interface SessionState {
   readonly distributions: Distributions;
   readonly instances: Instances;
+  readonly processes: Processes;
 }
 
 export class UserSession {
@@ -80,6 +84,11 @@ export class UserSession {
   /** This user's VM and running distributions. */
   async instances(): Promise<Instances> {
     return (await this.open()).instances;
+  }
+
+  /** This user's processes. */
+  async processes(): Promise<Processes> {
+    return (await this.open()).processes;
   }
 
   /** Stops everything this session runs (the service is closing, or the user asked). */
@@ -129,6 +138,13 @@ export class UserSession {
       isRunning: (id) => instances.isRunning(id),
       terminate: (id) => instances.terminate(id, 'requested'),
     });
-    return { distributions, instances };
+    const processes = new Processes(
+      distributions,
+      instances,
+      this.events,
+      (basePath, path) => files.readFile(uid, basePath, path),
+      { retentionMs: this.context.processRetentionMs },
+    );
+    return { distributions, instances, processes };
   }
 }

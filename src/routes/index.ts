@@ -5,11 +5,13 @@ import { authenticate, type AuthenticateOptions } from './plugins/authenticate.j
 import { distributionRoutes } from './distributions.js';
 import { instanceRoutes } from './instances.js';
 import { mountRoutes } from './mounts.js';
+import { processRoutes } from './processes.js';
+import { stdioRoutes } from './stdio.js';
 import { sessionRoutes } from './session.js';
 import { tokenRoutes } from './tokens.js';
 import { versionRoutes } from './version.js';
 
-const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes];
+const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
   await authenticate(app, options);

@@ -28,6 +28,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'Conflicts with the current state',
   413: 'Body too large',
   415: 'Unsupported media type',
+  426: 'Upgrade to a WebSocket',
   429: 'Too many failed authentications from this address',
   500: 'Internal error',
   507: 'The disk is full',

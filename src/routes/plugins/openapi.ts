@@ -34,6 +34,7 @@ async function openapi(app: FastifyInstance): Promise<void> {
         { name: 'tokens', description: 'SID tokens for TCP callers' },
         { name: 'distributions', description: 'Registered root filesystems (WSL’s distributions)' },
         { name: 'instances', description: 'Running distributions and the per-user VM' },
+        { name: 'processes', description: 'Processes in distributions (WSL’s CreateLxProcess), their stdio and exit codes' },
       ],
     },
     refResolver: {

@@ -1,0 +1,403 @@
+// One user's processes: WSL's CreateLxProcess as a resource. A process is launched through its instance's
+// /init (starting the distribution when needed), its output is kept in an OutputLog for any number of
+// readers, one writer may own its stdin, and it stays listed after it exits so a late client can read the
+// exit code, until the retention time passes.
+
+import { randomUUID } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { type ExitStatus, HvError, type HvProcess } from '../hv/index.js';
+import type { Distributions } from './distributions.js';
+import { LxssError } from './errors.js';
+import type { EventBus } from './events.js';
+import type { Instances } from './instances.js';
+import { OutputLog } from './output-log.js';
+
+export interface CreateProcessRequest {
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  user?: string;
+  uid?: number;
+  tty?: { cols: number; rows: number };
+  /** keep stdin open for a writer (default: only for a terminal) */
+  stdin?: boolean;
+}
+
+export interface RunRequest extends Omit<CreateProcessRequest, 'stdin' | 'tty'> {
+  stdin?: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+export interface RunResult {
+  id: string;
+  exitCode: number;
+  signal: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  truncated: boolean;
+  timedOut: boolean;
+  error: string | null;
+}
+
+export interface ProcessView {
+  id: string;
+  distributionId: string;
+  distribution: string;
+  pid: number | null;
+  argv: string[];
+  user: string | null;
+  uid: number | null;
+  tty: { cols: number; rows: number } | null;
+  stdin: boolean;
+  state: 'running' | 'exited';
+  startedAt: string;
+  exitedAt: string | null;
+  exitCode: number | null;
+  signal: number | null;
+  /** why it never ran (program missing, not executable, ...), else null */
+  error: string | null;
+}
+
+export interface ProcessesOptions {
+  retentionMs: number;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  home: string;
+  shell: string;
+}
+
+function parsePasswd(text: string): PasswdEntry[] {
+  return text
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length >= 7 && /^\d+$/.test(fields[2]!))
+    .map((fields) => ({ name: fields[0]!, uid: Number(fields[2]), home: fields[5] || '/', shell: fields[6] || '/bin/sh' }));
+}
+
+/** A signal by name (`SIGTERM`, `TERM`) or number. */
+export function signalNumber(signal: string | number): number {
+  if (typeof signal === 'number') {
+    if (Number.isInteger(signal) && signal > 0 && signal < 65) return signal;
+  } else {
+    const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    const number = (osConstants.signals as Record<string, number>)[name];
+    if (number !== undefined) return number;
+  }
+  throw new LxssError('E_INVALIDARG', `"${signal}" is not a signal`);
+}
+
+/** A running or exited process and everything a client may attach to. */
+export class ProcessEntry {
+  readonly id = randomUUID();
+  readonly output = new OutputLog();
+  readonly startedAt = new Date();
+  exitedAt: Date | null = null;
+  status: ExitStatus | null = null;
+  error: string | null = null;
+  /** settles once the process has exited and all its output is in the log */
+  readonly done: Promise<ExitStatus>;
+  private resolveDone!: (status: ExitStatus) => void;
+  private stdinOwner: object | null = null;
+  private stdinClosed: boolean;
+
+  constructor(
+    readonly distributionId: string,
+    readonly distribution: string,
+    readonly argv: string[],
+    readonly user: PasswdEntry | null,
+    readonly tty: { cols: number; rows: number } | null,
+    readonly stdinWanted: boolean,
+    public hv: HvProcess | null,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.stdinClosed = !stdinWanted;
+  }
+
+  view(): ProcessView {
+    return {
+      id: this.id,
+      distributionId: this.distributionId,
+      distribution: this.distribution,
+      pid: this.hv?.pid ?? null,
+      argv: [...this.argv],
+      user: this.user?.name ?? null,
+      uid: this.user?.uid ?? null,
+      tty: this.tty,
+      stdin: this.stdinWanted,
+      state: this.status ? 'exited' : 'running',
+      startedAt: this.startedAt.toISOString(),
+      exitedAt: this.exitedAt?.toISOString() ?? null,
+      exitCode: this.status?.exitCode ?? null,
+      signal: this.status?.signal ?? null,
+      error: this.error,
+    };
+  }
+
+  /** @internal */
+  finish(status: ExitStatus, error: string | null = null): void {
+    if (this.status) return;
+    this.status = status;
+    this.error = error;
+    this.exitedAt = new Date();
+    this.resolveDone(status);
+  }
+
+  /** Makes `owner` the one stdin writer; false when another client holds it or stdin is closed. */
+  claimStdin(owner: object): boolean {
+    if (this.stdinClosed || this.status) return false;
+    if (this.stdinOwner !== null && this.stdinOwner !== owner) return false;
+    this.stdinOwner = owner;
+    return true;
+  }
+
+  releaseStdin(owner: object): void {
+    if (this.stdinOwner === owner) this.stdinOwner = null;
+  }
+
+  /** Writes to stdin, resolving when the process has taken it (so a slow reader of stdin slows the writer). */
+  async writeStdin(owner: object, data: Buffer | string): Promise<void> {
+    if (!this.claimStdin(owner)) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'stdin is closed or another client writes it');
+    const sink = this.hv?.stdin ?? this.hv?.terminal;
+    if (!sink || sink.destroyed) return;
+    if (!sink.write(data)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          sink.off('drain', done);
+          sink.off('close', done);
+          resolve();
+        };
+        sink.on('drain', done);
+        sink.on('close', done);
+      });
+    }
+  }
+
+  /** Stdin EOF (a terminal has no EOF of its own: it gets ^D). */
+  closeStdin(owner: object | null): void {
+    if (owner !== null && !this.claimStdin(owner)) return;
+    if (this.stdinClosed) return;
+    this.stdinClosed = true;
+    if (this.hv?.stdin) this.hv.stdin.end();
+    else this.hv?.terminal?.write('\x04');
+  }
+
+  async signal(signal: number): Promise<void> {
+    if (this.status || !this.hv) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
+    await this.hv.kill(signal);
+  }
+
+  async resize(cols: number, rows: number): Promise<void> {
+    if (!this.tty || !this.hv) throw new LxssError('LXSSD_E_NOT_A_TERMINAL', 'the process has no terminal');
+    if (this.status) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
+    await this.hv.resize(cols, rows);
+  }
+}
+
+export class Processes {
+  private readonly entries = new Map<string, ProcessEntry>();
+  private readonly passwdCache = new Map<string, PasswdEntry[]>();
+
+  constructor(
+    private readonly distributions: Distributions,
+    private readonly instances: Instances,
+    private readonly events: EventBus,
+    private readonly readDistroFile: (basePath: string, path: string) => Promise<string | undefined>,
+    private readonly options: ProcessesOptions,
+  ) {}
+
+  list(distributionId?: string): ProcessView[] {
+    return [...this.entries.values()]
+      .filter((entry) => distributionId === undefined || entry.distributionId === distributionId)
+      .map((entry) => entry.view());
+  }
+
+  get(id: string): ProcessEntry {
+    const entry = this.entries.get(id);
+    if (!entry) throw new LxssError('ERROR_NOT_FOUND', `you have no process ${id}`);
+    return entry;
+  }
+
+  /** CreateLxProcess: starts the distribution if needed, then the process, with no shell in between. */
+  async create(idOrName: string, request: CreateProcessRequest): Promise<ProcessEntry> {
+    if (request.user !== undefined && request.uid !== undefined) {
+      throw new LxssError('E_INVALIDARG', 'give user or uid, not both');
+    }
+    const distribution = this.distributions.startable(idOrName);
+    const record = this.distributions.get(distribution.id);
+    await this.instances.start(distribution);
+    const user = await this.resolveUser(distribution, record.defaultUid, request);
+    const env = this.environment(record.defaultEnvironment, user, request);
+    const tty = request.tty ?? null;
+    const stdinWanted = request.stdin ?? tty !== null;
+
+    const instance = this.instances.acquire(distribution.id);
+    if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${distribution.name} stopped while the process was starting`);
+    const entry = new ProcessEntry(distribution.id, distribution.name, request.argv, user, tty, stdinWanted, null);
+    let hv: HvProcess;
+    try {
+      hv = await instance.spawn({
+        argv: request.argv,
+        env,
+        cwd: request.cwd ?? user.home,
+        user: user.uid,
+        tty: tty ?? undefined,
+      });
+    } catch (error) {
+      this.instances.release(distribution.id);
+      if (error instanceof HvError && error.kind === 'user-not-found') {
+        throw new LxssError('WSL_E_USER_NOT_FOUND', error.message);
+      }
+      if (error instanceof HvError && error.kind === 'launch-failed') {
+        // It never ran: the resource says so, with the shell's exit code for it, rather than an HTTP error.
+        entry.finish({ exitCode: error.exitCode ?? 127, signal: null }, error.message);
+        this.remember(entry);
+        this.events.emit({ type: 'process-exited', processId: entry.id, distributionId: distribution.id, exitCode: entry.status!.exitCode, signal: null });
+        return entry;
+      }
+      throw error;
+    }
+    entry.hv = hv;
+    if (hv.terminal) entry.output.addSource(hv.terminal, 1);
+    if (hv.stdout) entry.output.addSource(hv.stdout, 1);
+    if (hv.stderr) entry.output.addSource(hv.stderr, 2);
+    if (!stdinWanted) hv.stdin?.end();
+    hv.stdin?.on('error', () => {
+      // The process closed its stdin early; writes after that are dropped, as a pipe's would be.
+    });
+    this.remember(entry);
+    this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid, argv: [...request.argv] });
+    this.watch(entry, hv);
+    return entry;
+  }
+
+  /** Runs to completion and collects the output (for curl users): capped per stream, killed after the timeout. */
+  async run(idOrName: string, request: RunRequest): Promise<RunResult> {
+    const { stdin, timeoutMs, maxOutputBytes, ...create } = request;
+    const entry = await this.create(idOrName, { ...create, stdin: stdin !== undefined });
+    const owner = {};
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      entry.hv?.kill(9).catch(() => undefined);
+    }, timeoutMs);
+    try {
+      if (stdin !== undefined && !entry.status) {
+        entry.writeStdin(owner, stdin).then(
+          () => entry.closeStdin(owner),
+          () => undefined,
+        );
+      }
+      const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
+      const sizes = { 1: 0, 2: 0 };
+      let truncated = false;
+      const cursor = entry.output.attach();
+      try {
+        for (;;) {
+          const chunk = cursor.read();
+          if (chunk) {
+            const room = maxOutputBytes - sizes[chunk.channel];
+            if (chunk.data.length > room) truncated = true;
+            if (room > 0) {
+              const kept = chunk.data.subarray(0, room);
+              collected[chunk.channel].push(kept);
+              sizes[chunk.channel] += kept.length;
+            }
+            continue;
+          }
+          if (cursor.finished || entry.status) break;
+          await cursor.changed();
+        }
+      } finally {
+        cursor.close();
+      }
+      const status = await entry.done;
+      return {
+        id: entry.id,
+        exitCode: status.exitCode,
+        signal: status.signal,
+        stdout: Buffer.concat(collected[1]),
+        stderr: Buffer.concat(collected[2]),
+        truncated,
+        timedOut,
+        error: entry.error,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Kills it if it runs, then forgets it. */
+  async remove(id: string): Promise<void> {
+    const entry = this.get(id);
+    if (!entry.status && entry.hv) await entry.hv.kill(9).catch(() => undefined);
+    this.entries.delete(id);
+  }
+
+  private remember(entry: ProcessEntry): void {
+    this.entries.set(entry.id, entry);
+  }
+
+  private watch(entry: ProcessEntry, hv: HvProcess): void {
+    const exited = hv.exited.catch(() => ({ exitCode: 128 + 9, signal: 9 }) as ExitStatus);
+    const outputEnded = (async () => {
+      while (!entry.output.ended) await entry.output.changed();
+    })();
+    Promise.all([exited, outputEnded]).then(([status]) => {
+      entry.finish(status);
+      this.instances.release(entry.distributionId);
+      this.events.emit({
+        type: 'process-exited',
+        processId: entry.id,
+        distributionId: entry.distributionId,
+        exitCode: status.exitCode,
+        signal: status.signal,
+      });
+      const forget = setTimeout(() => {
+        if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+      }, this.options.retentionMs);
+      forget.unref();
+    });
+  }
+
+  private async resolveUser(
+    distribution: { id: string; name: string; basePath: string },
+    defaultUid: number,
+    request: CreateProcessRequest,
+  ): Promise<PasswdEntry> {
+    const wanted =
+      request.user ?? request.uid ?? this.instances.defaultUserOf(distribution.id) ?? defaultUid;
+    const find = (entries: PasswdEntry[]) =>
+      entries.find((entry) => (typeof wanted === 'string' ? entry.name === wanted : entry.uid === wanted));
+    let found = find(this.passwdCache.get(distribution.id) ?? []);
+    if (!found) {
+      // Read afresh: users may have been added inside the distribution since.
+      const entries = parsePasswd((await this.readDistroFile(distribution.basePath, '/etc/passwd')) ?? '');
+      this.passwdCache.set(distribution.id, entries);
+      found = find(entries);
+    }
+    if (found) return found;
+    if (typeof wanted === 'number') return { name: String(wanted), uid: wanted, home: '/', shell: '/bin/sh' };
+    throw new LxssError('WSL_E_USER_NOT_FOUND', `${distribution.name} has no user "${wanted}" in /etc/passwd`);
+  }
+
+  /** The distribution's default environment, a sane one for the user, then the request's, each over the last. */
+  private environment(defaults: readonly string[], user: PasswdEntry, request: CreateProcessRequest): string[] {
+    const env = new Map<string, string>();
+    for (const entry of defaults) {
+      const at = entry.indexOf('=');
+      if (at > 0) env.set(entry.slice(0, at), entry.slice(at + 1));
+    }
+    env.set('HOME', user.home);
+    env.set('USER', user.name);
+    env.set('LOGNAME', user.name);
+    env.set('SHELL', user.shell);
+    if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.has('TERM')) env.set('TERM', 'xterm-256color');
+    for (const [key, value] of Object.entries(request.env ?? {})) env.set(key, value);
+    return [...env].map(([key, value]) => `${key}=${value}`);
+  }
+}

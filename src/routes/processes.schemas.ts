@@ -1,0 +1,108 @@
+// Wire types of processes: /v1/distributions/{distro}/processes, /v1/processes[/{id}], run.
+
+import { Type, type Static } from '@sinclair/typebox';
+
+const Argv = Type.Array(Type.String({ maxLength: 131072 }), {
+  minItems: 1,
+  maxItems: 4096,
+  description: 'the program and its arguments, exactly: no shell parses them',
+});
+const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String(), {
+  description: 'added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM',
+});
+const TerminalSize = Type.Object(
+  { cols: Type.Integer({ minimum: 1, maximum: 4096 }), rows: Type.Integer({ minimum: 1, maximum: 4096 }) },
+  { additionalProperties: false },
+);
+const UserChoice = {
+  user: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'a user of the distribution’s /etc/passwd' })),
+  uid: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967294 })),
+};
+
+export const CreateProcessBody = Type.Object(
+  {
+    argv: Argv,
+    cwd: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096, description: 'default: the user’s home' })),
+    env: Type.Optional(Env),
+    ...UserChoice,
+    tty: Type.Optional(TerminalSize),
+    stdin: Type.Optional(Type.Boolean({ description: 'keep stdin open for a writer (default: only with a tty)' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateProcessBody = Static<typeof CreateProcessBody>;
+
+export const ProcessSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    distributionId: Type.String({ format: 'uuid' }),
+    distribution: Type.String(),
+    pid: Type.Union([Type.Integer(), Type.Null()], { description: 'pid inside the distribution; null if it never ran' }),
+    argv: Type.Array(Type.String()),
+    user: Type.Union([Type.String(), Type.Null()]),
+    uid: Type.Union([Type.Integer(), Type.Null()]),
+    tty: Type.Union([TerminalSize, Type.Null()]),
+    stdin: Type.Boolean(),
+    state: Type.Union([Type.Literal('running'), Type.Literal('exited')]),
+    startedAt: Type.String({ format: 'date-time' }),
+    exitedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    exitCode: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'the code; 128+N for signal N; 127 program not found; 126 not executable',
+    }),
+    signal: Type.Union([Type.Integer(), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ProcessListSchema = Type.Object({ processes: Type.Array(ProcessSchema) }, { additionalProperties: false });
+
+export const ProcessParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+
+export const SignalBody = Type.Object(
+  {
+    signal: Type.Union([Type.String({ pattern: '^(SIG)?[A-Z0-9+-]{2,12}$' }), Type.Integer({ minimum: 1, maximum: 64 })], {
+      description: 'a name (SIGTERM, TERM) or a number',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ResizeBody = TerminalSize;
+
+export const RunBody = Type.Object(
+  {
+    argv: Argv,
+    cwd: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
+    env: Type.Optional(Env),
+    ...UserChoice,
+    stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'written to stdin, then EOF' })),
+    timeoutMs: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60000, description: 'then the process is killed' }),
+    ),
+    maxOutputBytes: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024, default: 1048576, description: 'per stream; the rest is read and dropped' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RunQuery = Type.Object(
+  { encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')], { default: 'utf8' })) },
+  { additionalProperties: false },
+);
+
+export const RunResultSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    exitCode: Type.Integer(),
+    signal: Type.Union([Type.Integer(), Type.Null()]),
+    stdout: Type.String(),
+    stderr: Type.String(),
+    encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
+    truncated: Type.Boolean({ description: 'some output was over maxOutputBytes and left out' }),
+    timedOut: Type.Boolean(),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,166 @@
+// Processes as resources: create (CreateLxProcess), list, read, signal, resize, forget; and `run` for curl.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { signalNumber } from '../core/processes.js';
+import { callerOf, distributionsOf } from './caller.js';
+import { DistroParams } from './distributions.schemas.js';
+import { problemResponses } from './problem.schemas.js';
+import {
+  CreateProcessBody,
+  ProcessListSchema,
+  ProcessParams,
+  ProcessSchema,
+  ResizeBody,
+  RunBody,
+  RunQuery,
+  RunResultSchema,
+  SignalBody,
+} from './processes.schemas.js';
+
+export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const processesOf = (request: FastifyRequest) => app.lxss.sessionOf(callerOf(request)).processes();
+
+  app.post(
+    '/distributions/:distro/processes',
+    {
+      schema: {
+        operationId: 'createProcess',
+        tags: ['processes'],
+        summary: 'Start a process (and the distribution if it is not running); attach to /v1/processes/{id}/stdio',
+        params: DistroParams,
+        body: CreateProcessBody,
+        response: { 201: ProcessSchema, ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const entry = await (await processesOf(request)).create(request.params.distro, request.body);
+      return reply.code(201).header('location', `/v1/processes/${entry.id}`).send(entry.view());
+    },
+  );
+
+  app.get(
+    '/distributions/:distro/processes',
+    {
+      schema: {
+        operationId: 'listDistributionProcesses',
+        tags: ['processes'],
+        summary: "The caller's processes in one distribution",
+        params: DistroParams,
+        response: { 200: ProcessListSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => {
+      const { id } = (await distributionsOf(app, request)).idOf(request.params.distro);
+      return { processes: (await processesOf(request)).list(id) };
+    },
+  );
+
+  app.get(
+    '/processes',
+    {
+      schema: {
+        operationId: 'listProcesses',
+        tags: ['processes'],
+        summary: "The caller's processes, running and recently exited",
+        response: { 200: ProcessListSchema, ...problemResponses() },
+      },
+    },
+    async (request) => ({ processes: (await processesOf(request)).list() }),
+  );
+
+  app.get(
+    '/processes/:id',
+    {
+      schema: {
+        operationId: 'getProcess',
+        tags: ['processes'],
+        summary: 'One process: state, exit code, signal, times',
+        params: ProcessParams,
+        response: { 200: ProcessSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => (await processesOf(request)).get(request.params.id).view(),
+  );
+
+  app.post(
+    '/processes/:id/signal',
+    {
+      schema: {
+        operationId: 'signalProcess',
+        tags: ['processes'],
+        summary: 'Send a signal (to the process group of a terminal session)',
+        params: ProcessParams,
+        body: SignalBody,
+        response: { 204: Type.Null({ description: 'Sent' }), ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const entry = (await processesOf(request)).get(request.params.id);
+      await entry.signal(signalNumber(request.body.signal));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/processes/:id/resize',
+    {
+      schema: {
+        operationId: 'resizeProcess',
+        tags: ['processes'],
+        summary: 'Resize the terminal of a tty process (409 for a process with pipes)',
+        params: ProcessParams,
+        body: ResizeBody,
+        response: { 204: Type.Null({ description: 'Resized' }), ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await (await processesOf(request)).get(request.params.id).resize(request.body.cols, request.body.rows);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/processes/:id',
+    {
+      schema: {
+        operationId: 'deleteProcess',
+        tags: ['processes'],
+        summary: 'Kill it if it runs, then forget it',
+        params: ProcessParams,
+        response: { 204: Type.Null({ description: 'Gone' }), ...problemResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      await (await processesOf(request)).remove(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/distributions/:distro/run',
+    {
+      schema: {
+        operationId: 'runProcess',
+        tags: ['processes'],
+        summary: 'Run to completion and return exit code and output (for curl); output capped, time limited',
+        params: DistroParams,
+        querystring: RunQuery,
+        body: RunBody,
+        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409) },
+      },
+    },
+    async (request) => {
+      const encoding = request.query.encoding ?? 'utf8';
+      const { timeoutMs = 60000, maxOutputBytes = 1048576, ...rest } = request.body;
+      const result = await (await processesOf(request)).run(request.params.distro, { ...rest, timeoutMs, maxOutputBytes });
+      return {
+        ...result,
+        stdout: result.stdout.toString(encoding),
+        stderr: result.stderr.toString(encoding),
+        encoding,
+      };
+    },
+  );
+};

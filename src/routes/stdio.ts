@@ -1,0 +1,154 @@
+// GET /v1/processes/{id}/stdio: a process's stdio over a WebSocket, in one of two protocols (DESIGN.md §6).
+//   lxss.stdio.v1 — binary frames, first byte the channel: 0 stdin, 1 stdout, 2 stderr, 3 exit status (JSON,
+//     after the last output byte, then a normal close), 4 resize (JSON), 5 signal (JSON), 255 close a channel
+//     (second byte: the channel; 0 is stdin EOF).
+//   lxss.tty.v1 — raw terminal bytes both ways (text or binary frames in), the exit code in the close reason.
+// Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { LxssError } from '../core/errors.js';
+import { type ProcessEntry, signalNumber } from '../core/processes.js';
+import { callerOf } from './caller.js';
+import { problemResponses } from './problem.schemas.js';
+import { ProcessParams } from './processes.schemas.js';
+
+export const STDIO_PROTOCOL = 'lxss.stdio.v1';
+export const TTY_PROTOCOL = 'lxss.tty.v1';
+
+const enum Channel {
+  Stdin = 0,
+  Stdout = 1,
+  Stderr = 2,
+  Exit = 3,
+  Resize = 4,
+  Signal = 5,
+  Close = 255,
+}
+
+function send(socket: WebSocket, data: Buffer | string): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
+}
+
+function parseJson(frame: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(frame.subarray(1).toString('utf8'));
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Client → server frames; each is handled in order (stdin writes wait for the process to take them). */
+async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | 'tty', data: Buffer): Promise<void> {
+  if (mode === 'tty') {
+    await entry.writeStdin(owner, data).catch(() => undefined);
+    return;
+  }
+  switch (data[0]) {
+    case Channel.Stdin:
+      await entry.writeStdin(owner, data.subarray(1)).catch(() => undefined);
+      return;
+    case Channel.Resize: {
+      const size = parseJson(data);
+      if (typeof size?.cols === 'number' && typeof size.rows === 'number') {
+        await entry.resize(size.cols, size.rows).catch(() => undefined);
+      }
+      return;
+    }
+    case Channel.Signal: {
+      const body = parseJson(data);
+      const signal = body?.signal;
+      if (typeof signal === 'string' || typeof signal === 'number') {
+        await entry.signal(signalNumber(signal)).catch(() => undefined);
+      }
+      return;
+    }
+    case Channel.Close:
+      if (data[1] === Channel.Stdin) entry.closeStdin(owner);
+      return;
+  }
+}
+
+async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' | 'tty'): Promise<void> {
+  const cursor = entry.output.attach();
+  const stop = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  try {
+    for (;;) {
+      if (socket.readyState !== socket.OPEN) return;
+      const chunk = cursor.read();
+      if (chunk) {
+        await send(socket, mode === 'tty' ? chunk.data : Buffer.concat([Buffer.of(chunk.channel), chunk.data]));
+        continue;
+      }
+      if (cursor.finished) break;
+      await Promise.race([cursor.changed(), stop]);
+    }
+    const status = await Promise.race([entry.done, stop.then(() => undefined)]);
+    if (!status || socket.readyState !== socket.OPEN) return;
+    const exit = { exitCode: status.exitCode, signal: status.signal };
+    if (mode === 'stdio') {
+      await send(socket, Buffer.concat([Buffer.of(Channel.Exit), Buffer.from(JSON.stringify(exit))]));
+      socket.close(1000, 'exited');
+    } else {
+      socket.close(1000, JSON.stringify({ exitCode: status.exitCode }));
+    }
+  } catch {
+    socket.terminate();
+  } finally {
+    cursor.close();
+  }
+}
+
+export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const entryOf = async (request: FastifyRequest) => {
+    const { id } = request.params as { id: string };
+    return (await app.lxss.sessionOf(callerOf(request)).processes()).get(id);
+  };
+
+  app.route({
+    method: 'GET',
+    url: '/processes/:id/stdio',
+    schema: {
+      operationId: 'attachProcessStdio',
+      tags: ['processes'],
+      summary: `WebSocket: the process's stdio (${STDIO_PROTOCOL}) or terminal (${TTY_PROTOCOL}); see DESIGN.md §6`,
+      description:
+        `Upgrade with Sec-WebSocket-Protocol ${STDIO_PROTOCOL} (channel byte first: 0 stdin, 1 stdout, 2 stderr, ` +
+        '3 exit status JSON then close, 4 resize JSON, 5 signal JSON, 255 close channel) or ' +
+        `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Output from before you attach comes first. ` +
+        'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426.',
+      params: ProcessParams,
+      response: { ...problemResponses(404, 426) },
+    },
+    // Looked up before the upgrade, so an unknown or foreign process is a plain 404.
+    preHandler: async (request) => {
+      await entryOf(request);
+    },
+    handler: async () => {
+      throw new LxssError('LXSSD_E_UPGRADE_REQUIRED', `connect with a WebSocket (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`);
+    },
+    wsHandler: async (socket, request) => {
+      const entry = await entryOf(request);
+      const mode = socket.protocol === TTY_PROTOCOL ? 'tty' : 'stdio';
+      const owner = {};
+      let queue = Promise.resolve();
+      let pending = 0;
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        const frame = isBinary || mode === 'tty' ? data : Buffer.from(data.toString(), 'utf8');
+        // Frames are handled one after another; while stdin is slow, stop reading the socket.
+        pending++;
+        if (pending > 8) socket.pause();
+        queue = queue
+          .then(() => handleFrame(entry, owner, mode, frame))
+          .finally(() => {
+            pending--;
+            if (pending <= 8) socket.resume();
+          });
+      });
+      socket.on('close', () => entry.releaseStdin(owner));
+      await pumpOutput(entry, socket, mode);
+    },
+  });
+};
