@@ -1,0 +1,239 @@
+// Processes as resources (WSL's CreateLxProcess): run to completion, stdio and terminals over WebSockets,
+// signals, resize, missing programs and users, and who may see what.
+
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import type { LxssEvent } from '../../src/core/events.js';
+import { eventually } from '../helpers/eventually.js';
+import { localRequest } from '../helpers/local-client.js';
+import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
+import { sharedTempDir, startServer, type TestServer } from '../helpers/server.js';
+import { curlLocalAs, ensureUser, isRoot, type TestUser } from '../helpers/users.js';
+
+async function archive(t: TestContext, source: string): Promise<string> {
+  const dir = await sharedTempDir('lxssd-archive-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'rootfs.tar');
+  await copyFile(source, file);
+  return file;
+}
+
+async function importAs(user: TestUser, server: TestServer, name: string, file: string): Promise<void> {
+  const response = await curlLocalAs(user, server.socketPath, 'POST', `/v1/distributions?name=${name}`, undefined, {
+    upload: { file, contentType: 'application/x-tar' },
+  });
+  assert.equal(response.status, 201, JSON.stringify(response.json));
+}
+
+async function tokenOf(server: TestServer): Promise<string> {
+  return (await localRequest(server.socketPath, 'POST', '/v1/tokens', {})).body.token as string;
+}
+
+interface Attached {
+  frames: Array<{ channel: number; data: Buffer }>;
+  closed: Promise<{ code: number; reason: string }>;
+  socket: WebSocket;
+  /** everything on a channel so far, as text */
+  text(channel: number): string;
+}
+
+async function attach(server: TestServer, token: string, id: string, protocol = 'lxss.stdio.v1'): Promise<Attached> {
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/v1/processes/${id}/stdio`, [protocol, `lxss.token.${token}`]);
+  const frames: Attached['frames'] = [];
+  socket.on('message', (data: Buffer) => {
+    if (protocol === 'lxss.tty.v1') frames.push({ channel: 1, data });
+    else frames.push({ channel: data[0]!, data: data.subarray(1) });
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const text = (channel: number) =>
+    Buffer.concat(frames.filter((frame) => frame.channel === channel).map((frame) => frame.data)).toString();
+  return { frames, closed, socket, text };
+}
+
+const json = (channel: number, value: unknown) => Buffer.concat([Buffer.of(channel), Buffer.from(JSON.stringify(value))]);
+
+describe('POST /v1/distributions/{distro}/run', () => {
+  it('returns exactly out, err and 3, as root and as alice, in busybox and in Debian', { timeout: 10 * 60_000 }, async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const [root, alice] = await Promise.all([ensureUser('root'), ensureUser('alice')]);
+    const distros: Array<[string, string]> = [['bb', await archive(t, await busyboxRootfsTar())]];
+    if (process.env.LXSSD_TEST_DEBIAN !== '0') distros.push(['Debian', await archive(t, await debianMinbaseTar())]);
+    for (const user of [root, alice]) {
+      for (const [name, file] of distros) {
+        await importAs(user, server, name, file);
+        const run = await curlLocalAs(user, server.socketPath, 'POST', `/v1/distributions/${name}/run`, {
+          argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'],
+        });
+        const what = `${user.name} in ${name}`;
+        assert.equal(run.status, 200, `${what}: ${JSON.stringify(run.json)}`);
+        const body = run.json as { stdout: string; stderr: string; exitCode: number; signal: number | null };
+        assert.deepEqual([body.stdout, body.stderr, body.exitCode, body.signal], ['out\n', 'err\n', 3, null], what);
+      }
+    }
+  });
+
+  it('passes argv with no shell, sets the user’s environment, kills at the timeout and caps output', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const alice = await ensureUser('alice');
+    await importAs(alice, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    const run = async (body: object, query = '') =>
+      (await curlLocalAs(alice, server.socketPath, 'POST', `/v1/distributions/bb/run${query}`, body)).json as any;
+
+    assert.equal((await run({ argv: ['echo', '$(id -u); `id`', '*'] })).stdout, '$(id -u); `id` *\n', 'no shell expands anything [S7]');
+    const env = await run({ argv: ['env'], user: 'alice', env: { GREETING: 'hi' } });
+    for (const line of ['HOME=/home/alice', 'USER=alice', 'GREETING=hi', 'LANG=en_US.UTF-8']) {
+      assert.ok(env.stdout.split('\n').includes(line), `env has ${line}: ${env.stdout}`);
+    }
+    assert.equal((await run({ argv: ['id', '-u'], user: 'alice' })).stdout, '1000\n');
+    assert.equal((await run({ argv: ['pwd'], user: 'alice' })).stdout, '/home/alice\n', 'cwd defaults to the home');
+    assert.equal((await run({ argv: ['cat'], stdin: 'fed through stdin' })).stdout, 'fed through stdin');
+
+    const slow = await run({ argv: ['sleep', '30'], timeoutMs: 300 });
+    assert.deepEqual([slow.timedOut, slow.signal, slow.exitCode], [true, 9, 137], 'killed at the timeout');
+    const loud = await run({ argv: ['sh', '-c', 'yes | head -c 100000'], maxOutputBytes: 1000 });
+    assert.deepEqual([loud.stdout.length, loud.truncated, loud.exitCode], [1000, true, 0], 'output capped');
+    const binary = await run({ argv: ['printf', '\\377\\000\\001'] }, '?encoding=base64');
+    assert.equal(Buffer.from(binary.stdout, 'base64').toString('hex'), 'ff0001', 'base64 encoding');
+
+    const missing = await run({ argv: ['/no/such/program'] });
+    assert.equal(missing.exitCode, 127, 'a missing program is 127');
+    assert.match(missing.error, /No such file/);
+    const notExecutable = await run({ argv: ['/etc/passwd'] });
+    assert.equal(notExecutable.exitCode, 126, 'a non-executable file is 126');
+    const unknown = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/run', { argv: ['id'], user: 'mallory' });
+    assert.equal(unknown.status, 400);
+    assert.equal((unknown.json as any).code, 'WSL_E_USER_NOT_FOUND');
+  });
+});
+
+describe('process resources and /stdio', () => {
+  it('ends cat on stdin EOF (channel 255), reports signals, and keeps the exit code for late readers', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const root = await ensureUser('root');
+    const events: LxssEvent[] = [];
+    server.app.lxss.sessions.forSid('S-1-22-1-0').events.subscribe((event) => events.push(event));
+    await importAs(root, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    const token = await tokenOf(server);
+
+    const cat = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['cat'], stdin: true });
+    assert.equal(cat.status, 201);
+    assert.equal(cat.body.state, 'running');
+    const catStdio = await attach(server, token, cat.body.id);
+    catStdio.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('one\n')]));
+    catStdio.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('two\n')]));
+    catStdio.socket.send(Buffer.of(255, 0));
+    assert.deepEqual(await catStdio.closed, { code: 1000, reason: 'exited' });
+    assert.equal(catStdio.text(1), 'one\ntwo\n');
+    const last = catStdio.frames.at(-1)!;
+    assert.equal(last.channel, 3, 'the exit status is the last frame');
+    assert.deepEqual(JSON.parse(last.data.toString()), { exitCode: 0, signal: null });
+
+    const sleeper = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1000'] });
+    const signalled = await localRequest(server.socketPath, 'POST', `/v1/processes/${sleeper.body.id}/signal`, { signal: 'SIGTERM' });
+    assert.equal(signalled.status, 204);
+    const ended = await eventually(async () => {
+      const state = await localRequest(server.socketPath, 'GET', `/v1/processes/${sleeper.body.id}`);
+      assert.equal(state.body.state, 'exited');
+      return state.body;
+    });
+    assert.deepEqual([ended.exitCode, ended.signal], [143, 15], 'SIGTERM reported');
+
+    const viaChannel = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1000'] });
+    const stdio = await attach(server, token, viaChannel.body.id);
+    stdio.socket.send(json(5, { signal: 'SIGKILL' }));
+    await stdio.closed;
+    assert.deepEqual(JSON.parse(stdio.frames.at(-1)!.data.toString()), { exitCode: 137, signal: 9 }, 'signal over channel 5');
+
+    const late = await attach(server, token, cat.body.id);
+    await late.closed;
+    assert.deepEqual(JSON.parse(late.frames.at(-1)!.data.toString()), { exitCode: 0, signal: null }, 'a late reader still gets the exit status');
+    const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions/bb/processes');
+    assert.ok(listed.body.processes.some((p: { id: string }) => p.id === cat.body.id), 'exited processes stay listed');
+
+    const types = events.map((event) => event.type);
+    assert.ok(types.includes('process-started') && types.includes('process-exited'), types.join(','));
+    const exit = events.find((event) => event.type === 'process-exited' && event.processId === sleeper.body.id);
+    assert.equal(exit?.type === 'process-exited' ? exit.exitCode : undefined, 143);
+
+    const removed = await localRequest(server.socketPath, 'DELETE', `/v1/processes/${cat.body.id}`);
+    assert.equal(removed.status, 204);
+    assert.equal((await localRequest(server.socketPath, 'GET', `/v1/processes/${cat.body.id}`)).status, 404);
+    const plain = await localRequest(server.socketPath, 'GET', `/v1/processes/${sleeper.body.id}/stdio`);
+    assert.equal(plain.status, 426, 'a plain GET of /stdio asks for a WebSocket');
+  });
+
+  it('gives a tty process the requested size and resizes it by REST and by channel 4', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const root = await ensureUser('root');
+    await importAs(root, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    const token = await tokenOf(server);
+
+    const script = 'stty size; read a; stty size; read b; stty size';
+    const created = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', {
+      argv: ['sh', '-c', script],
+      tty: { cols: 100, rows: 30 },
+    });
+    assert.equal(created.status, 201);
+    assert.deepEqual(created.body.tty, { cols: 100, rows: 30 });
+    const tty = await attach(server, token, created.body.id);
+    await eventually(() => assert.match(tty.text(1), /30 100/), { what: 'the first size' });
+    assert.equal((await localRequest(server.socketPath, 'POST', `/v1/processes/${created.body.id}/resize`, { cols: 120, rows: 40 })).status, 204);
+    tty.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('\r')]));
+    await eventually(() => assert.match(tty.text(1), /40 120/), { what: 'the size after REST resize' });
+    tty.socket.send(json(4, { cols: 90, rows: 20 }));
+    tty.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('\r')]));
+    await tty.closed;
+    assert.match(tty.text(1), /30 100[\s\S]*40 120[\s\S]*20 90/);
+
+    const pipes = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1'] });
+    const refused = await localRequest(server.socketPath, 'POST', `/v1/processes/${pipes.body.id}/resize`, { cols: 1, rows: 1 });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, 'LXSSD_E_NOT_A_TERMINAL');
+
+    const raw = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', {
+      argv: ['sh', '-c', 'read line; echo "got $line"; exit 5'],
+      tty: { cols: 80, rows: 24 },
+    });
+    const terminal = await attach(server, token, raw.body.id, 'lxss.tty.v1');
+    terminal.socket.send('hello\r');
+    const close = await terminal.closed;
+    assert.deepEqual([close.code, JSON.parse(close.reason)], [1000, { exitCode: 5 }], 'lxss.tty.v1: exit code in the close reason');
+    assert.match(terminal.text(1), /got hello/);
+  });
+
+  it('keeps each user to their own processes [S4]', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    const [alice, bob] = await Promise.all([ensureUser('alice'), ensureUser('bob')]);
+    const tar = await archive(t, await busyboxRootfsTar());
+    await importAs(alice, server, 'bb', tar);
+    await importAs(bob, server, 'bb', tar);
+    const bobs = await curlLocalAs(bob, server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '100'] });
+    const id = (bobs.json as { id: string }).id;
+    for (const [method, path, body] of [
+      ['GET', `/v1/processes/${id}`, undefined],
+      ['POST', `/v1/processes/${id}/signal`, { signal: 'KILL' }],
+      ['DELETE', `/v1/processes/${id}`, undefined],
+    ] as const) {
+      const response = await curlLocalAs(alice, server.socketPath, method, path, body);
+      assert.equal(response.status, 404, `alice ${method} ${path}`);
+    }
+    const alices = (await curlLocalAs(alice, server.socketPath, 'GET', '/v1/processes')).json as any;
+    assert.deepEqual(alices.processes, [], 'alice lists none of bob’s');
+    const still = (await curlLocalAs(bob, server.socketPath, 'GET', `/v1/processes/${id}`)).json as any;
+    assert.equal(still.state, 'running', 'bob’s process was not touched');
+  });
+});
