@@ -1,7 +1,7 @@
-// Whole-file replacement that a crash can never tear: write a temp file, fsync it, rename it over the
-// target, fsync the folder. Readers see the old content or the new, nothing in between.
+// State files that a crash can never tear: written whole (temp file, fsync, rename, fsync of the folder) so
+// readers see the old content or the new, and read back with a check of their version.
 
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -32,4 +32,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } finally {
     await folder.close();
   }
+}
+
+/**
+ * Reads a versioned JSON state file written by writeFileAtomic: undefined when there is none yet; an error
+ * naming the file when it is not what `isValid` expects.
+ */
+export async function readStateFile<T>(path: string, what: string, isValid: (value: T) => boolean): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as T;
+  if (!isValid(parsed)) throw new Error(`${path}: not ${what}`);
+  return parsed;
 }

@@ -1,8 +1,7 @@
 // One user's registry of distributions (WSL's per-user Lxss key): the records, the default, and nothing
 // else. Every change is written whole and atomically, so a crash leaves the old file or the new one.
 
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { readStateFile, writeFileAtomic } from './atomic-file.js';
 
 /** WSL's LxssDistributionState values that are ever written down; Running and the locks live in memory. */
 export type StoredState = 'Installed' | 'Installing' | 'Uninstalling';
@@ -39,17 +38,12 @@ export class Registry {
 
   static async open(file: string): Promise<Registry> {
     const registry = new Registry(file);
-    let text: string | undefined;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (text !== undefined) {
-      const parsed = JSON.parse(text) as RegistryFile;
-      if (parsed.version !== 1 || !Array.isArray(parsed.distributions)) {
-        throw new Error(`${file}: not a registry of version 1`);
-      }
+    const parsed = await readStateFile<RegistryFile>(
+      file,
+      'a registry of version 1',
+      (content) => content.version === 1 && Array.isArray(content.distributions),
+    );
+    if (parsed !== undefined) {
       for (const record of parsed.distributions) registry.records.set(record.id, record);
       registry.defaultId = parsed.defaultDistribution;
     }

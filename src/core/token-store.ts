@@ -2,8 +2,7 @@
 // returned once by mint() and never stored, logged or listed — only its SHA-256 is kept.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { readStateFile, writeFileAtomic } from './atomic-file.js';
 import { LxssError } from './errors.js';
 import type { Sid } from './identity.js';
 
@@ -64,17 +63,12 @@ export class TokenStore {
   /** Opens the token file (a missing file is an empty store). */
   static async open(file: string, now: () => Date = () => new Date()): Promise<TokenStore> {
     const store = new TokenStore(file, now);
-    let text: string | undefined;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    if (text !== undefined) {
-      const parsed = JSON.parse(text) as TokenFile;
-      if (parsed.version !== 1 || !Array.isArray(parsed.tokens)) {
-        throw new Error(`${file}: not a token file of version 1`);
-      }
+    const parsed = await readStateFile<TokenFile>(
+      file,
+      'a token file of version 1',
+      (content) => content.version === 1 && Array.isArray(content.tokens),
+    );
+    if (parsed !== undefined) {
       for (const token of parsed.tokens) store.tokens.set(token.id, token);
     }
     return store;

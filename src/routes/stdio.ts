@@ -13,6 +13,7 @@ import { type ProcessEntry, signalNumber } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams } from './processes.schemas.js';
+import { switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
@@ -120,7 +121,7 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Output from before you attach comes first. ` +
         'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426.',
       params: ProcessParams,
-      response: { ...problemResponses(404, 426) },
+      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(404, 426) },
     },
     // Looked up before the upgrade, so an unknown or foreign process is a plain 404.
     preHandler: async (request) => {

@@ -1,15 +1,16 @@
 // Distributions running for real: the per-user VM, instances in their own namespaces with our /init as
 // PID 1, shared host folders, idle stops, terminate, shutdown, and nothing outliving the service.
 
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, copyFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LxssEvent } from '../../src/core/events.js';
 import { eventually } from '../helpers/eventually.js';
+import { importAs, readableArchive as archive } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { namespaceOf, nsPids, processesInPidNamespace, stateOf } from '../helpers/proc.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
@@ -19,27 +20,8 @@ import { curlLocalAs, ensureUser, isRoot, type TestUser } from '../helpers/users
 const lxssd = new URL('../../../bin/lxssd.js', import.meta.url).pathname;
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-interface Distribution {
-  id: string;
-  name: string;
-  basePath: string;
-}
 
-async function archive(t: TestContext, source: string): Promise<string> {
-  const dir = await sharedTempDir('lxssd-archive-');
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'rootfs.tar');
-  await copyFile(source, file);
-  return file;
-}
 
-async function importAs(user: TestUser, socketPath: string, name: string, file: string): Promise<Distribution> {
-  const response = await curlLocalAs(user, socketPath, 'POST', `/v1/distributions?name=${name}`, undefined, {
-    upload: { file, contentType: 'application/x-tar' },
-  });
-  assert.equal(response.status, 201, JSON.stringify(response.json));
-  return response.json as Distribution;
-}
 
 /** Runs argv in a running instance through its /init (the hv layer, as the processes API will). */
 async function runIn(

@@ -1,32 +1,18 @@
 // Processes as resources (WSL's CreateLxProcess): run to completion, stdio and terminals over WebSockets,
 // signals, resize, missing programs and users, and who may see what.
 
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { LxssEvent } from '../../src/core/events.js';
 import { eventually } from '../helpers/eventually.js';
+import { importAs, readableArchive as archive } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
-import { sharedTempDir, startServer, type TestServer } from '../helpers/server.js';
-import { curlLocalAs, ensureUser, isRoot, type TestUser } from '../helpers/users.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { curlLocalAs, ensureUser, isRoot } from '../helpers/users.js';
 
-async function archive(t: TestContext, source: string): Promise<string> {
-  const dir = await sharedTempDir('lxssd-archive-');
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'rootfs.tar');
-  await copyFile(source, file);
-  return file;
-}
 
-async function importAs(user: TestUser, server: TestServer, name: string, file: string): Promise<void> {
-  const response = await curlLocalAs(user, server.socketPath, 'POST', `/v1/distributions?name=${name}`, undefined, {
-    upload: { file, contentType: 'application/x-tar' },
-  });
-  assert.equal(response.status, 201, JSON.stringify(response.json));
-}
 
 async function tokenOf(server: TestServer): Promise<string> {
   return (await localRequest(server.socketPath, 'POST', '/v1/tokens', {})).body.token as string;
@@ -70,7 +56,7 @@ describe('POST /v1/distributions/{distro}/run', () => {
     if (process.env.LXSSD_TEST_DEBIAN !== '0') distros.push(['Debian', await archive(t, await debianMinbaseTar())]);
     for (const user of [root, alice]) {
       for (const [name, file] of distros) {
-        await importAs(user, server, name, file);
+        await importAs(user, server.socketPath, name, file);
         const run = await curlLocalAs(user, server.socketPath, 'POST', `/v1/distributions/${name}/run`, {
           argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'],
         });
@@ -86,7 +72,7 @@ describe('POST /v1/distributions/{distro}/run', () => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
     const alice = await ensureUser('alice');
-    await importAs(alice, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    await importAs(alice, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
     const run = async (body: object, query = '') =>
       (await curlLocalAs(alice, server.socketPath, 'POST', `/v1/distributions/bb/run${query}`, body)).json as any;
 
@@ -124,7 +110,7 @@ describe('process resources and /stdio', () => {
     const root = await ensureUser('root');
     const events: LxssEvent[] = [];
     server.app.lxss.sessions.forSid('S-1-22-1-0').events.subscribe((event) => events.push(event));
-    await importAs(root, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    await importAs(root, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
     const token = await tokenOf(server);
 
     const cat = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['cat'], stdin: true });
@@ -178,7 +164,7 @@ describe('process resources and /stdio', () => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
     const root = await ensureUser('root');
-    await importAs(root, server, 'bb', await archive(t, await busyboxRootfsTar()));
+    await importAs(root, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
     const token = await tokenOf(server);
 
     const script = 'stty size; read a; stty size; read b; stty size';
@@ -219,8 +205,8 @@ describe('process resources and /stdio', () => {
     const server = await startServer(t);
     const [alice, bob] = await Promise.all([ensureUser('alice'), ensureUser('bob')]);
     const tar = await archive(t, await busyboxRootfsTar());
-    await importAs(alice, server, 'bb', tar);
-    await importAs(bob, server, 'bb', tar);
+    await importAs(alice, server.socketPath, 'bb', tar);
+    await importAs(bob, server.socketPath, 'bb', tar);
     const bobs = await curlLocalAs(bob, server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '100'] });
     const id = (bobs.json as { id: string }).id;
     for (const [method, path, body] of [
