@@ -23,19 +23,58 @@ export type LxssEvent = LxssEventBody & {
   readonly time: string;
 };
 
+/**
+ * Stands in a replay for events that were no longer kept: its id is the last lost one, so a client that
+ * remembers "the last id I saw" moves past the gap knowingly instead of never learning about it.
+ */
+export interface EventsLost {
+  readonly type: 'events-lost';
+  readonly id: number;
+  readonly time: string;
+  readonly firstLostId: number;
+  readonly lastLostId: number;
+}
+
+/** What a subscriber receives: events, and at most one gap marker before the first of them. */
+export type EventStreamItem = LxssEvent | EventsLost;
+
 export type EventListener = (event: LxssEvent) => void;
+
+export interface EventBusLimits {
+  /** at most this many events are kept for replay */
+  maxEvents: number;
+  /** and at most this many bytes of them (JSON), so events with large argv cannot pin memory */
+  maxBytes: number;
+}
+
+const DEFAULT_LIMITS: EventBusLimits = { maxEvents: 1000, maxBytes: 4 << 20 };
+
+interface Kept {
+  readonly event: LxssEvent;
+  readonly bytes: number;
+}
 
 export class EventBus {
   private nextId = 1;
-  private readonly history: LxssEvent[] = [];
+  private readonly history: Kept[] = [];
+  private historyBytes = 0;
   private readonly listeners = new Set<EventListener>();
 
-  constructor(private readonly historySize = 1000) {}
+  constructor(private readonly limits: EventBusLimits = DEFAULT_LIMITS) {}
+
+  /** The id of the newest event, 0 before the first. */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
 
   emit(body: LxssEventBody): LxssEvent {
     const event = { ...body, id: this.nextId++, time: new Date().toISOString() } as LxssEvent;
-    this.history.push(event);
-    if (this.history.length > this.historySize) this.history.shift();
+    const bytes = Buffer.byteLength(JSON.stringify(event));
+    this.history.push({ event, bytes });
+    this.historyBytes += bytes;
+    while (this.history.length > this.limits.maxEvents || (this.historyBytes > this.limits.maxBytes && this.history.length > 1)) {
+      this.historyBytes -= this.history.shift()!.bytes;
+    }
     for (const listener of this.listeners) listener(event);
     return event;
   }
@@ -46,8 +85,29 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
-  /** The kept events after `lastId`, oldest first. */
-  since(lastId: number): LxssEvent[] {
-    return this.history.filter((event) => event.id > lastId);
+  /**
+   * The events after `lastId`, oldest first, led by an `events-lost` marker when some of them are no longer
+   * kept. Ids restart with the service, so a `lastId` beyond the newest one is from an earlier run: the
+   * replay then starts from the beginning.
+   */
+  since(lastId: number): EventStreamItem[] {
+    const after = lastId > this.lastId ? 0 : lastId;
+    const events = this.history.filter(({ event }) => event.id > after).map(({ event }) => event);
+    const firstKept = events[0]?.id ?? this.nextId;
+    if (firstKept <= after + 1) return events;
+    const lost: EventsLost = {
+      type: 'events-lost',
+      id: firstKept - 1,
+      time: new Date().toISOString(),
+      firstLostId: after + 1,
+      lastLostId: firstKept - 1,
+    };
+    return [lost, ...events];
+  }
+
+  /** `since(lastId)` and then every later event, with nothing in between missed (one synchronous step). */
+  follow(lastId: number, listener: (item: EventStreamItem) => void): () => void {
+    for (const item of this.since(lastId)) listener(item);
+    return this.subscribe(listener);
   }
 }

@@ -2,6 +2,7 @@
 
 import type { FastifyPluginAsync } from 'fastify';
 import { authenticate, type AuthenticateOptions } from './plugins/authenticate.js';
+import { eventRoutes } from './events.js';
 import { distributionRoutes } from './distributions.js';
 import { instanceRoutes } from './instances.js';
 import { mountRoutes } from './mounts.js';
@@ -11,7 +12,7 @@ import { sessionRoutes } from './session.js';
 import { tokenRoutes } from './tokens.js';
 import { versionRoutes } from './version.js';
 
-const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes];
+const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes, eventRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
   await authenticate(app, options);

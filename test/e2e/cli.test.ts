@@ -6,12 +6,11 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { access, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import request from 'supertest';
+import { lxssd, serve } from '../helpers/binary.js';
 import { sharedTempDir } from '../helpers/server.js';
 
-const lxssd = new URL('../../../bin/lxssd.js', import.meta.url).pathname;
 const run = promisify(execFile);
 
 async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
@@ -19,17 +18,6 @@ async function exitOf(child: ChildProcess): Promise<{ code: number | null; stder
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stderr };
-}
-
-/** Starts `lxssd serve` and resolves once its log says it is ready. */
-async function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [lxssd, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) {
-    const entry = JSON.parse(line) as { msg?: string; url?: string };
-    if (entry.msg === 'lxssd ready' && entry.url) return { child, url: entry.url };
-  }
-  throw new Error('lxssd exited before it was ready');
 }
 
 describe('lxssd serve', () => {

@@ -3,7 +3,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import type { LxssEvent } from '../../src/core/events.js';
 import { eventually } from '../helpers/eventually.js';
 import { importAs, readableArchive as archive } from '../helpers/distros.js';
@@ -11,39 +10,7 @@ import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot } from '../helpers/users.js';
-
-
-
-async function tokenOf(server: TestServer): Promise<string> {
-  return (await localRequest(server.socketPath, 'POST', '/v1/tokens', {})).body.token as string;
-}
-
-interface Attached {
-  frames: Array<{ channel: number; data: Buffer }>;
-  closed: Promise<{ code: number; reason: string }>;
-  socket: WebSocket;
-  /** everything on a channel so far, as text */
-  text(channel: number): string;
-}
-
-async function attach(server: TestServer, token: string, id: string, protocol = 'lxss.stdio.v1'): Promise<Attached> {
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/v1/processes/${id}/stdio`, [protocol, `lxss.token.${token}`]);
-  const frames: Attached['frames'] = [];
-  socket.on('message', (data: Buffer) => {
-    if (protocol === 'lxss.tty.v1') frames.push({ channel: 1, data });
-    else frames.push({ channel: data[0]!, data: data.subarray(1) });
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-  );
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  const text = (channel: number) =>
-    Buffer.concat(frames.filter((frame) => frame.channel === channel).map((frame) => frame.data)).toString();
-  return { frames, closed, socket, text };
-}
+import { attach, tokenOf } from '../helpers/process-client.js';
 
 const json = (channel: number, value: unknown) => Buffer.concat([Buffer.of(channel), Buffer.from(JSON.stringify(value))]);
 

@@ -220,8 +220,14 @@ export async function packTar(dir: string, out: string, compression?: 'gz' | 'xz
 
 const DEBIAN_SUITE = 'bookworm';
 const DEBIAN_TAR = `debian-${DEBIAN_SUITE}-minbase.tar`;
-const LOCK_STALE_MS = 30 * 60_000;
-const DEBOOTSTRAP_TIMEOUT_MS = 40 * 60_000;
+// The builder refreshes its lock every minute, so a lock untouched for 5 minutes has no live builder.
+const LOCK_STALE_MS = 5 * 60_000;
+const DEBOOTSTRAP_TIMEOUT_MS = 15 * 60_000;
+const LOCK_WAIT_MS = DEBOOTSTRAP_TIMEOUT_MS + 5 * 60_000;
+// A failed build is remembered this long, so the other test files fail at once with its reason instead of
+// each paying for another attempt.
+const FAILURE_MEMORY_MS = 60 * 60_000;
+const DEBIAN_FAILED = 'debian.failed';
 
 /** deb822 stanzas: fields keyed by lower-case name; comment lines dropped; continuation lines joined. */
 function parseDeb822(text: string): Array<Map<string, string>> {
@@ -343,6 +349,7 @@ interface LockInfo {
 /** Takes `<cache>/debian.lock`, or returns undefined once another process has produced `tar` meanwhile. */
 async function acquireLock(lock: string, tar: string): Promise<(() => Promise<void>) | undefined> {
   let announced = false;
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
       const handle = await open(lock, 'wx');
@@ -382,6 +389,7 @@ async function acquireLock(lock: string, tar: string): Promise<(() => Promise<vo
       log(`another process is building the Debian minbase (${lock}); waiting for it`);
       announced = true;
     }
+    if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${lock}: its builder took over ${LOCK_WAIT_MS / 60_000} min`);
     await delay(2000);
   }
 }
@@ -448,6 +456,10 @@ function runDebootstrap(debootstrap: string, target: string, mirror: string): Pr
   progress.unref();
   const killer = setTimeout(() => child.kill('SIGTERM'), DEBOOTSTRAP_TIMEOUT_MS);
   killer.unref();
+  // A test runner that gives up on this file must not leave debootstrap running behind it.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('close', () => process.off('exit', killOnExit));
   return new Promise((resolve, reject) => {
     child.on('error', (error) => {
       clearInterval(progress);
@@ -476,6 +488,16 @@ function runDebootstrap(debootstrap: string, target: string, mirror: string): Pr
   });
 }
 
+/** Rethrows the reason of a build that failed lately on this machine (remove the file to retry now). */
+async function throwRecentFailure(cache: string): Promise<void> {
+  const record = join(cache, DEBIAN_FAILED);
+  const text = await readFile(record, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const failure = JSON.parse(text) as { time: number; message: string };
+  if (Date.now() - failure.time > FAILURE_MEMORY_MS) return;
+  throw new Error(`${failure.message}\n(the Debian minbase build failed at ${new Date(failure.time).toISOString()}; remove ${record} to retry)`);
+}
+
 let debianTar: Promise<string> | undefined;
 
 /**
@@ -498,10 +520,12 @@ async function buildDebianMinbaseTar(): Promise<string> {
   if (!isRoot()) throw new Error('building the Debian minbase tar needs root (debootstrap)');
   const debootstrap = await findDebootstrap();
   const mirror = await debianMirror();
+  await throwRecentFailure(cache);
   const release = await acquireLock(join(cache, 'debian.lock'), out);
   if (!release) return out; // another process built it while we waited
   try {
     if (await exists(out)) return out;
+    await throwRecentFailure(cache);
     // Holding the lock, nobody else is building: clear leftovers of killed runs.
     for (const entry of await readdir(cache)) {
       if (entry.startsWith('debian-build-')) await removeBuildDir(join(cache, entry));
@@ -513,7 +537,10 @@ async function buildDebianMinbaseTar(): Promise<string> {
     const work = await mkdtemp(join(cache, 'debian-build-'));
     const partial = `${out}.partial-${process.pid}`;
     try {
-      await runDebootstrap(debootstrap, work, mirror);
+      await runDebootstrap(debootstrap, work, mirror).catch(async (error: Error) => {
+        await writeFile(join(cache, DEBIAN_FAILED), JSON.stringify({ time: Date.now(), message: error.message }));
+        throw error;
+      });
       log(`debootstrap done in ${Math.round((Date.now() - started) / 1000)}s; packing ${out}`);
       await unmountBelow(work);
       await tarCreate(work, partial, undefined, [

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { LXSSD_VERSION } from '../../version.js';
+import { EventSchema } from '../events.schemas.js';
 import { ProblemSchema } from '../problem.schemas.js';
 
 const DESCRIPTION = `The WSL service (wslservice.exe) as a loopback REST/WebSocket API.
@@ -18,6 +19,7 @@ Errors are \`application/problem+json\` with a stable \`code\` (see docs/errors.
 
 async function openapi(app: FastifyInstance): Promise<void> {
   app.addSchema(ProblemSchema);
+  app.addSchema(EventSchema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -35,6 +37,7 @@ async function openapi(app: FastifyInstance): Promise<void> {
         { name: 'distributions', description: 'Registered root filesystems (WSL’s distributions)' },
         { name: 'instances', description: 'Running distributions and the per-user VM' },
         { name: 'processes', description: 'Processes in distributions (WSL’s CreateLxProcess), their stdio and exit codes' },
+        { name: 'events', description: 'The session’s event stream: JSON, Server-Sent Events or a WebSocket' },
       ],
     },
     refResolver: {

@@ -1,0 +1,95 @@
+// Wire types of /v1/events: one schema per event type (the union clients generate), the query and the page.
+
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+
+const StopReason = Type.Union(
+  [Type.Literal('requested'), Type.Literal('idle'), Type.Literal('shutdown'), Type.Literal('crashed')],
+  { description: 'requested (terminate/unregister), idle (timeout), shutdown, crashed (PID 1 or the VM died)' },
+);
+const Uuid = Type.String({ format: 'uuid' });
+
+function eventSchema(type: string, description: string, properties: TProperties): TObject {
+  const common: TProperties = {
+    id: Type.Integer({ minimum: 1, description: 'increasing within the session; restarts with the service' }),
+    time: Type.String({ format: 'date-time' }),
+    type: Type.Literal(type),
+  };
+  return Type.Object({ ...common, ...properties }, { additionalProperties: false, title: type, description });
+}
+
+const distribution = { distributionId: Uuid, name: Type.String() };
+
+export const EventSchema = Type.Union(
+  [
+    eventSchema('distribution-registered', 'RegisterDistribution finished', distribution),
+    eventSchema('distribution-configured', 'ConfigureDistribution changed these fields', {
+      ...distribution,
+      changed: Type.Array(Type.String()),
+    }),
+    eventSchema('distribution-unregistered', 'UnregisterDistribution finished', distribution),
+    eventSchema('default-distribution-changed', 'the default distribution changed (null: none)', {
+      distributionId: Type.Union([Uuid, Type.Null()]),
+      name: Type.Union([Type.String(), Type.Null()]),
+    }),
+    eventSchema('vm-started', 'the utility VM of this session started', { pid: Type.Integer() }),
+    eventSchema('vm-stopped', 'the utility VM of this session stopped', { reason: StopReason }),
+    eventSchema('instance-started', 'a distribution started', { ...distribution, pid: Type.Integer() }),
+    eventSchema('instance-stopped', 'a distribution stopped', { ...distribution, reason: StopReason }),
+    eventSchema('boot-command-exited', 'the [boot] command of wsl.conf finished', {
+      ...distribution,
+      exitCode: Type.Integer(),
+      output: Type.String(),
+    }),
+    eventSchema('process-started', 'CreateLxProcess started a process', {
+      processId: Uuid,
+      distributionId: Uuid,
+      pid: Type.Integer(),
+      argv: Type.Array(Type.String()),
+    }),
+    eventSchema('process-exited', 'a process exited (signal: the one that ended it, else null)', {
+      processId: Uuid,
+      distributionId: Uuid,
+      exitCode: Type.Integer(),
+      signal: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+    Type.Object(
+      {
+        id: Type.Integer({ minimum: 1, description: 'the last lost id: resume after it' }),
+        time: Type.String({ format: 'date-time' }),
+        type: Type.Literal('events-lost'),
+        firstLostId: Type.Integer({ minimum: 1 }),
+        lastLostId: Type.Integer({ minimum: 1 }),
+      },
+      {
+        additionalProperties: false,
+        title: 'events-lost',
+        description: 'these events were asked for but are no longer kept: the client missed them',
+      },
+    ),
+  ],
+  { $id: 'Event' },
+);
+
+export const EventsQuery = Type.Object(
+  {
+    since: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'replay the kept events after this id first (SSE: or the Last-Event-ID header). JSON default 0; ' +
+          'WebSocket and SSE default: only new events',
+      }),
+    ),
+    process: Type.Optional(Type.String({ format: 'uuid', description: 'only the events of this process of yours' })),
+  },
+  { additionalProperties: false },
+);
+export type EventsQuery = Static<typeof EventsQuery>;
+
+export const EventsPageSchema = Type.Object(
+  {
+    events: Type.Array(Type.Ref(EventSchema)),
+    lastId: Type.Integer({ minimum: 0, description: 'the newest id of the session: pass it as `since` next time' }),
+  },
+  { additionalProperties: false },
+);
