@@ -222,7 +222,8 @@ const DEBIAN_SUITE = 'bookworm';
 const DEBIAN_TAR = `debian-${DEBIAN_SUITE}-minbase.tar`;
 // The builder refreshes its lock every minute, so a lock untouched for 5 minutes has no live builder.
 const LOCK_STALE_MS = 5 * 60_000;
-const DEBOOTSTRAP_TIMEOUT_MS = 15 * 60_000;
+// Below the 10-minute timeout of the tests that wait for it, so a stuck build fails (and is remembered) first.
+const DEBOOTSTRAP_TIMEOUT_MS = 8 * 60_000;
 const LOCK_WAIT_MS = DEBOOTSTRAP_TIMEOUT_MS + 5 * 60_000;
 // A failed build is remembered this long, so the other test files fail at once with its reason instead of
 // each paying for another attempt.
