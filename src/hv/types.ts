@@ -96,7 +96,10 @@ export interface ExitStatus {
   readonly signal: number | null;
 }
 
-/** A process running in an instance. */
+/**
+ * A process running in an instance. Its streams are already reading: attach listeners in the same turn
+ * `spawn` resolves in (before awaiting any I/O), or the end of a process that printed nothing may pass unseen.
+ */
 export interface HvProcess {
   readonly pid: number;
   /** stdin (absent for a terminal: write to `terminal`) */

@@ -8,14 +8,13 @@ import { get } from 'node:http';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { EventSchema } from '../../src/routes/events.schemas.js';
-import { importAs, readableArchive as archive } from '../helpers/distros.js';
+import { usersWithBusybox } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { refusedUpgrade, tokenOf } from '../helpers/process-client.js';
-import { busyboxRootfsTar } from '../helpers/rootfs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { assertMatchesSchema } from '../helpers/schema.js';
 import { SseReader } from '../helpers/sse.js';
-import { ensureUser, isRoot } from '../helpers/users.js';
+import { isRoot } from '../helpers/users.js';
 
 interface Item {
   id: number;
@@ -26,7 +25,7 @@ interface Item {
 /** A server with root's busybox distribution `bb` imported, and a token of root's. */
 async function serverWithDistro(t: TestContext): Promise<{ server: TestServer; token: string }> {
   const server = await startServer(t);
-  await importAs(await ensureUser('root'), server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+  await usersWithBusybox(t, server.socketPath, 'root');
   return { server, token: await tokenOf(server) };
 }
 
@@ -236,10 +235,7 @@ describe('GET /v1/events', () => {
   it("shows each user only their own session's events [S4]", async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
-    const [alice, bob] = await Promise.all([ensureUser('alice'), ensureUser('bob')]);
-    const tar = await archive(t, await busyboxRootfsTar());
-    await importAs(alice, server.socketPath, 'bb', tar);
-    await importAs(bob, server.socketPath, 'bb', tar);
+    const [alice, bob] = await usersWithBusybox(t, server.socketPath, 'alice', 'bob');
     const [aliceToken, bobToken] = await Promise.all([
       tokenOf(server, `S-1-22-1-${alice.uid}`),
       tokenOf(server, `S-1-22-1-${bob.uid}`),

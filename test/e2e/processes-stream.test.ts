@@ -3,6 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
@@ -10,12 +11,11 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import request from 'supertest';
 import { serve } from '../helpers/binary.js';
-import { importAs, readableArchive as archive } from '../helpers/distros.js';
+import { usersWithBusybox } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { attach, tokenOf } from '../helpers/process-client.js';
-import { busyboxRootfsTar } from '../helpers/rootfs.js';
 import { sharedTempDir, startServer } from '../helpers/server.js';
-import { ensureUser, isRoot } from '../helpers/users.js';
+import { isRoot } from '../helpers/users.js';
 
 const MiB = 1 << 20;
 const TOTAL = 200 * MiB;
@@ -43,7 +43,7 @@ describe('process stdio under load', () => {
       await once(child, 'exit');
     });
     const port = Number(new URL(url).port);
-    await importAs(await ensureUser('root'), socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+    await usersWithBusybox(t, socketPath, 'root');
     const token = await tokenOf({ socketPath });
 
     const cat = await localRequest(socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['cat'], stdin: true });
@@ -112,7 +112,7 @@ describe('process stdio under load', () => {
   it('keeps all output for a reader who attaches late, pausing the process instead of dropping', async (t) => {
     if (!isRoot) return t.skip('needs root for namespaces');
     const server = await startServer(t);
-    await importAs(await ensureUser('root'), server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+    await usersWithBusybox(t, server.socketPath, 'root');
     const token = await tokenOf(server);
     // ~2 MiB of output: twice what the service holds for a process nobody reads.
     const created = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', {
@@ -133,12 +133,28 @@ describe('process stdio under load', () => {
     assert.deepEqual(JSON.parse(last.data.toString()), { exitCode: 9, signal: null });
   });
 
+  it('sees the end of 100 silent processes that exit at once, with the CPU busy', async (t) => {
+    if (!isRoot) return t.skip('needs root for namespaces');
+    const server = await startServer(t);
+    await usersWithBusybox(t, server.socketPath, 'root');
+    // Busy CPUs make the service see a process's EOF before init's LAUNCHED: the order that once lost the end.
+    const load = [0, 1].map(() => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    t.after(() => load.forEach((busy) => busy.kill('SIGKILL')));
+    for (let i = 0; i < 100; i++) {
+      const run = localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', { argv: ['true'] });
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), 20_000)));
+      const result = await Promise.race([run, stuck]);
+      clearTimeout(timer);
+      assert.notEqual(result, 'stuck', `run ${i} of \`true\` never finished`);
+      assert.equal((result as { body: { exitCode: number } }).body.exitCode, 0);
+    }
+  });
+
   it('runs 100 processes of two users at once, each with exactly its own output and exit code', async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
-    const [alice, bob] = await Promise.all([ensureUser('alice'), ensureUser('bob')]);
-    const tar = await archive(t, await busyboxRootfsTar());
-    await Promise.all([importAs(alice, server.socketPath, 'bb', tar), importAs(bob, server.socketPath, 'bb', tar)]);
+    const [alice, bob] = await usersWithBusybox(t, server.socketPath, 'alice', 'bob');
     const tokens = {
       alice: await tokenOf(server, `S-1-22-1-${alice.uid}`),
       bob: await tokenOf(server, `S-1-22-1-${bob.uid}`),

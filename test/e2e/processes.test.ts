@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LxssEvent } from '../../src/core/events.js';
 import { eventually } from '../helpers/eventually.js';
-import { importAs, readableArchive as archive } from '../helpers/distros.js';
+import { importAs, readableArchive as archive, usersWithBusybox } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -170,10 +170,7 @@ describe('process resources and /stdio', () => {
   it('keeps each user to their own processes [S4]', async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
-    const [alice, bob] = await Promise.all([ensureUser('alice'), ensureUser('bob')]);
-    const tar = await archive(t, await busyboxRootfsTar());
-    await importAs(alice, server.socketPath, 'bb', tar);
-    await importAs(bob, server.socketPath, 'bb', tar);
+    const [alice, bob] = await usersWithBusybox(t, server.socketPath, 'alice', 'bob');
     const bobs = await curlLocalAs(bob, server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '100'] });
     const id = (bobs.json as { id: string }).id;
     for (const [method, path, body] of [

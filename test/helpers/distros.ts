@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sharedTempDir } from './server.js';
-import { curlLocalAs, type TestUser } from './users.js';
+import { busyboxRootfsTar } from './rootfs.js';
+import { curlLocalAs, ensureUser, type TestUser } from './users.js';
 
 export interface ImportedDistribution {
   id: string;
@@ -29,4 +30,16 @@ export async function importAs(user: TestUser, socketPath: string, name: string,
   });
   assert.equal(response.status, 201, JSON.stringify(response.json));
   return response.json as ImportedDistribution;
+}
+
+/** The test users `names` (created when missing), each with a busybox distribution of their own named `bb`. */
+export async function usersWithBusybox<Names extends string[]>(
+  t: TestContext,
+  socketPath: string,
+  ...names: Names
+): Promise<{ [K in keyof Names]: TestUser }> {
+  const users = await Promise.all(names.map((name) => ensureUser(name)));
+  const tar = await readableArchive(t, await busyboxRootfsTar());
+  for (const user of users) await importAs(user, socketPath, 'bb', tar);
+  return users as { [K in keyof Names]: TestUser };
 }

@@ -13,7 +13,7 @@ import { ReadStream } from 'node:tty';
 import { HvError } from '../errors.js';
 import type { ExitStatus, HvInstance, HvProcess, HvVm, InstanceSpec, LaunchSpec, SharedFolder } from '../types.js';
 import type { LinuxDistroFiles } from './distro-files.js';
-import { detachedMountTree, stdioPair } from './fd-passing.js';
+import { closeAll, detachedMountTree, stdioPair } from './fd-passing.js';
 import { InitChannel, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
 
@@ -170,16 +170,18 @@ class LinuxInstance implements HvInstance {
         };
       }
       const { child, local } = stdioPair('socket');
-      const stdin = new Socket({ fd: local[0], readable: false, writable: true });
-      const stdout = new Socket({ fd: local[1], readable: true, writable: false });
-      const stderr = new Socket({ fd: local[2], readable: true, writable: false });
       let launched;
       try {
         launched = await this.channel.launch({ ...common, stdio: child });
       } catch (error) {
-        for (const socket of [stdin, stdout, stderr]) socket.destroy();
+        closeAll(local);
         throw error;
       }
+      // Wrapped only now, and handed over with no I/O turn in between: a socket reads as soon as it exists, and
+      // the EOF of a process that printed nothing would end it (and emit 'close') before its reader was attached.
+      const stdin = new Socket({ fd: local[0], readable: false, writable: true });
+      const stdout = new Socket({ fd: local[1], readable: true, writable: false });
+      const stderr = new Socket({ fd: local[2], readable: true, writable: false });
       const id = launched.id;
       return {
         pid: launched.pid,
