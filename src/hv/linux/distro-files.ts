@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, chmod, chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { HvError } from '../errors.js';
 import type { Account, ArchiveFormat, DistroFiles, ImportResult } from '../types.js';
@@ -37,6 +37,12 @@ async function exitCode(child: ChildProcess): Promise<number> {
   if (child.exitCode !== null) return child.exitCode;
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   return code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+}
+
+/** The exit code once all the child printed has been read too ('exit' may come before the last output). */
+async function completed(child: ChildProcess): Promise<number> {
+  await Promise.all([child.stdout, child.stderr].map((stream) => (stream ? finished(stream).catch(() => undefined) : undefined)));
+  return exitCode(child);
 }
 
 function classifyToolFailure(stderr: string, what: string): HvError {
@@ -89,7 +95,7 @@ export class LinuxDistroFiles implements DistroFiles {
       size += chunk.length;
       if (size <= maxStdout) chunks.push(chunk);
     });
-    const code = await exitCode(child);
+    const code = await completed(child);
     return { code, stdout: Buffer.concat(chunks), stderr: stderr() };
   }
 
@@ -201,7 +207,7 @@ export class LinuxDistroFiles implements DistroFiles {
     const stderr = collectStderr(child);
     child.stdout!.resume();
     child.stdin!.end(content);
-    const code = await exitCode(child);
+    const code = await completed(child);
     if (code !== 0) throw classifyToolFailure(stderr(), `cannot write ${path}`);
   }
 
