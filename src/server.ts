@@ -43,7 +43,14 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
 
   await app.register(problemDetails);
   // Before the guards: its onRequest hook marks upgrade requests, so a refused upgrade's socket is closed.
-  await app.register(websocket, { options: { handleProtocols: chooseSubprotocol, maxPayload: 1 << 20 } });
+  await app.register(websocket, {
+    options: { handleProtocols: chooseSubprotocol, maxPayload: 1 << 20 },
+    // Clients learn why the socket ends: 1001 "going away", not the bare close the plugin would send.
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(1001, 'lxssd is shutting down');
+      this.websocketServer.close(() => done());
+    },
+  });
   await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
   await app.register(v1Routes, { prefix: '/v1', localPeerOf: (socket) => localSocket.peerOf(socket) });

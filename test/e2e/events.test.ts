@@ -158,7 +158,7 @@ describe('GET /v1/events', () => {
     assert.deepEqual(resumed.messages.slice(0, 2), [started, replayed]);
   });
 
-  it('ends Server-Sent Event streams cleanly when the service closes [R4]', async (t) => {
+  it('ends event streams cleanly when the service closes: SSE with a complete response, WebSocket with 1001 [R4]', async (t) => {
     const server = await startServer(t);
     const token = await tokenOf(server);
     const curl = spawn('curl', ['-N', '-sS', '-H', 'Accept: text/event-stream', '-H', `Authorization: Bearer ${token}`, `${server.url}/v1/events`], {
@@ -167,8 +167,10 @@ describe('GET /v1/events', () => {
     t.after(() => curl.kill());
     const exited = new Promise<number | null>((resolve) => curl.on('exit', (code) => resolve(code)));
     await new SseReader(curl.stdout).waitForComment('lxssd events after id');
+    const subscriber = await subscribe(server, token);
     await server.app.close();
     assert.equal(await exited, 0, 'curl saw a complete response');
+    assert.deepEqual(await subscriber.closed, { code: 1001, reason: 'lxssd is shutting down' });
   });
 
   it('streams over a WebSocket and resumes with ?since', async (t) => {
