@@ -17,6 +17,8 @@ import { switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
+/** Output bytes handed to a client's socket but not yet taken by it, before the pump waits. */
+const OUTPUT_HIGH_WATER = 1 << 20;
 
 const enum Channel {
   Stdin = 0,
@@ -80,7 +82,10 @@ async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' 
       if (socket.readyState !== socket.OPEN) return;
       const chunk = cursor.read();
       if (chunk) {
-        await send(socket, mode === 'tty' ? chunk.data : Buffer.concat([Buffer.of(chunk.channel), chunk.data]));
+        const sent = send(socket, mode === 'tty' ? chunk.data : Buffer.concat([Buffer.of(chunk.channel), chunk.data]));
+        // Several frames in flight keep the connection busy; past the high-water mark, wait for the client.
+        if (socket.bufferedAmount > OUTPUT_HIGH_WATER) await sent;
+        else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
         continue;
       }
       if (cursor.finished) break;
