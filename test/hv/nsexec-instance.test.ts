@@ -21,6 +21,7 @@ import {
 import { buildBusyboxRootfs } from '../helpers/rootfs.js';
 import { ensureUser, type TestUser } from '../helpers/users.js';
 import { eventually } from '../helpers/eventually.js';
+import { collect, type ChildResult } from '../helpers/child-output.js';
 
 const BUSYBOX = '/bin/busybox';
 const HOSTNAME = 'test-distro';
@@ -38,26 +39,9 @@ function needsRoot(t: TestContext): boolean {
   return true;
 }
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function collect(child: ChildProcess): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 /** Runs the helper binary with raw arguments, bypassing the wrapper's own validation. */
-function runHelper(args: string[]): Promise<Result> {
+function runHelper(args: string[]): Promise<ChildResult> {
   return collect(spawn(nsexecPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
@@ -200,7 +184,7 @@ interface Instance {
   helper: ChildProcess;
   /** Host pid of the instance's PID 1, as reported on --pid-fd. */
   pid: number;
-  result: Promise<Result>;
+  result: Promise<ChildResult>;
   /** Everything printed on stdout so far. */
   stdout: () => string;
 }
@@ -251,7 +235,7 @@ async function untilOutput(instance: Instance, marker: string): Promise<void> {
 }
 
 /** Runs an instance to completion. */
-async function runInstance(t: TestContext, argv: string[], extra: Partial<NsExecOptions> = {}): Promise<Result> {
+async function runInstance(t: TestContext, argv: string[], extra: Partial<NsExecOptions> = {}): Promise<ChildResult> {
   const instance = await startInstance(t, argv, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], ...extra });
   return instance.result;
 }

@@ -8,6 +8,8 @@ import { chmod, chown, mkdtemp, open, readFile, readdir, rm, stat } from 'node:f
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collect, type ChildResult } from '../helpers/child-output.js';
+import { assertStaticElf } from '../helpers/elf.js';
 import {
   formatIdMap,
   identityMapping,
@@ -42,31 +44,14 @@ function needsRoot(t: TestContext): boolean {
   return true;
 }
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
-function collect(child: ChildProcess): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-function run(options: Partial<NsExecOptions> & Pick<NsExecOptions, 'argv'>): Promise<Result> {
+function run(options: Partial<NsExecOptions> & Pick<NsExecOptions, 'argv'>): Promise<ChildResult> {
   const child = spawnInNamespace({ mapping: SHIFTED, stdio: ['ignore', 'pipe', 'pipe'], ...options });
   return collect(child);
 }
 
 /** Runs the helper binary with raw arguments, bypassing the wrapper's own validation. */
-function runHelper(args: string[], extra: { uid?: number; gid?: number } = {}): Promise<Result> {
+function runHelper(args: string[], extra: { uid?: number; gid?: number } = {}): Promise<ChildResult> {
   return collect(spawn(nsexecPath(), args, { stdio: ['ignore', 'pipe', 'pipe'], ...extra }));
 }
 
@@ -220,20 +205,7 @@ describe('nsexec wrapper (no root needed)', () => {
   });
 
   it('is a static binary (the ELF has no PT_INTERP program header)', () => {
-    const elf = readFileSync(nsexecPath());
-    assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
-    const is64 = elf[4] === 2;
-    const little = elf[5] === 1;
-    const u16 = (at: number): number => (little ? elf.readUInt16LE(at) : elf.readUInt16BE(at));
-    const u32 = (at: number): number => (little ? elf.readUInt32LE(at) : elf.readUInt32BE(at));
-    const u64 = (at: number): number => Number(little ? elf.readBigUInt64LE(at) : elf.readBigUInt64BE(at));
-    const phoff = is64 ? u64(0x20) : u32(0x1c);
-    const phentsize = u16(is64 ? 0x36 : 0x2a);
-    const phnum = u16(is64 ? 0x38 : 0x2c);
-    assert.ok(phnum > 0, 'no program headers');
-    const PT_INTERP = 3;
-    const types = Array.from({ length: phnum }, (_, i) => u32(phoff + i * phentsize));
-    assert.ok(!types.includes(PT_INTERP), `PT_INTERP present: dynamically linked (types ${types.join(',')})`);
+    assertStaticElf(nsexecPath());
   });
 });
 

@@ -2,7 +2,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { closeAll, socketPair } from '../../src/hv/linux/fd-passing.js';
 import { InitClosedError, InitError, initPath, type InitChannel } from '../../src/hv/linux/init-channel.js';
 import {
@@ -14,6 +13,7 @@ import {
   MessageType,
 } from '../../src/hv/linux/init-protocol.js';
 import { launchDetached, run, SELF, spawnInit, startInit } from './harness.js';
+import { assertStaticElf } from '../helpers/elf.js';
 
 /** A cheap request that proves init still answers in step: SIGNAL of a launch id nobody has. */
 async function assertAnswering(channel: InitChannel, context: string): Promise<void> {
@@ -25,20 +25,7 @@ async function assertAnswering(channel: InitChannel, context: string): Promise<v
 
 describe('lxssd-init binary', () => {
   it('is a static binary (the ELF has no PT_INTERP program header)', () => {
-    const elf = readFileSync(initPath());
-    assert.equal(elf.subarray(0, 4).toString('latin1'), '\x7fELF');
-    const is64 = elf[4] === 2;
-    const little = elf[5] === 1;
-    const u16 = (at: number): number => (little ? elf.readUInt16LE(at) : elf.readUInt16BE(at));
-    const u32 = (at: number): number => (little ? elf.readUInt32LE(at) : elf.readUInt32BE(at));
-    const u64 = (at: number): number => Number(little ? elf.readBigUInt64LE(at) : elf.readBigUInt64BE(at));
-    const phoff = is64 ? u64(0x20) : u32(0x1c);
-    const phentsize = u16(is64 ? 0x36 : 0x2a);
-    const phnum = u16(is64 ? 0x38 : 0x2c);
-    assert.ok(phnum > 0, 'no program headers');
-    const PT_INTERP = 3;
-    const types = Array.from({ length: phnum }, (_, i) => u32(phoff + i * phentsize));
-    assert.ok(!types.includes(PT_INTERP), `PT_INTERP present: dynamically linked (types ${types.join(',')})`);
+    assertStaticElf(initPath());
   });
 });
 
