@@ -3,24 +3,22 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { LxssEvent } from '../../src/core/events.js';
 import { eventually } from '../helpers/eventually.js';
 import { importAs, readableArchive as archive } from '../helpers/distros.js';
+import { serve } from '../helpers/binary.js';
 import { localRequest } from '../helpers/local-client.js';
+import { attach, tokenOf } from '../helpers/process-client.js';
 import { namespaceOf, nsPids, processesInPidNamespace, stateOf } from '../helpers/proc.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
 import { sharedTempDir, startServer, type ConfigOverrides, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot, type TestUser } from '../helpers/users.js';
 
-const lxssd = new URL('../../../bin/lxssd.js', import.meta.url).pathname;
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-
 
 
 /** Runs argv in a running instance through its /init (the hv layer, as the processes API will). */
@@ -279,18 +277,12 @@ describe('the service dies [R2]', () => {
     const dir = await sharedTempDir('lxssd-kill-');
     t.after(() => rm(dir, { recursive: true, force: true }));
     const socketPath = join(dir, 'run', 'lxssd.sock');
-    const serve = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, [lxssd, 'serve', '--listen', '127.0.0.1:0', '--socket', socketPath, '--state-dir', join(dir, 'state')], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+    const start = async (): Promise<ChildProcess> => {
+      const { child } = await serve(['--listen', '127.0.0.1:0', '--socket', socketPath, '--state-dir', join(dir, 'state')]);
       t.after(() => child.kill('SIGKILL'));
-      for await (const line of createInterface({ input: child.stdout! })) {
-        if ((JSON.parse(line) as { msg?: string }).msg === 'lxssd ready') break;
-      }
-      child.stdout!.resume();
       return child;
     };
-    const service = await serve();
+    const service = await start();
     const root = await ensureUser('root');
     const tar = await archive(t, await busyboxRootfsTar());
     await importAs(root, socketPath, 'one', tar);
@@ -308,11 +300,40 @@ describe('the service dies [R2]', () => {
       { timeoutMs: 2000, what: 'no process of either instance left' },
     );
 
-    await serve();
+    await start();
     const vm = await localRequest(socketPath, 'GET', '/v1/vm');
     assert.equal(vm.body.state, 'Stopped');
     const listed = await localRequest(socketPath, 'GET', '/v1/distributions');
     assert.deepEqual(listed.body.distributions.map((d: { state: string }) => d.state), ['Installed', 'Installed']);
+  });
+
+  it('on SIGTERM closes process streams with 1001, ends every instance, and exits 0 [R4]', async (t) => {
+    if (!isRoot) return t.skip('needs root for namespaces');
+    const dir = await sharedTempDir('lxssd-term-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const socketPath = join(dir, 'run', 'lxssd.sock');
+    const { child: service, url } = await serve(['--listen', '127.0.0.1:0', '--socket', socketPath, '--state-dir', join(dir, 'state')]);
+    t.after(() => service.kill('SIGKILL'));
+    const distro = await importAs(await ensureUser('root'), socketPath, 'one', await archive(t, await busyboxRootfsTar()));
+    // A stop asks processes to end (SIGTERM) where mere death of the service would SIGKILL them: the trap tells which.
+    const sleeper = await localRequest(socketPath, 'POST', '/v1/distributions/one/processes', {
+      argv: ['sh', '-c', 'trap "echo asked > /root/stopped; exit 0" TERM; sleep 1000 & wait'],
+    });
+    assert.equal(sleeper.status, 201, JSON.stringify(sleeper.body));
+    const instance = await localRequest(socketPath, 'GET', '/v1/distributions/one/instance');
+    const namespace = await namespaceOf(instance.body.pid as number, 'pid');
+    assert.ok(namespace);
+    const stdio = await attach({ port: Number(new URL(url).port) }, await tokenOf({ socketPath }), sleeper.body.id as string);
+
+    const exited = once(service, 'exit');
+    service.kill('SIGTERM');
+    assert.deepEqual(await stdio.closed, { code: 1001, reason: 'lxssd is shutting down' });
+    assert.deepEqual(await exited, [0, null], 'a clean exit');
+    await eventually(async () => assert.deepEqual(await processesInPidNamespace(namespace), []), {
+      timeoutMs: 2000,
+      what: 'no process of the instance left',
+    });
+    assert.equal(await readFile(join(distro.basePath, 'rootfs', 'root', 'stopped'), 'utf8'), 'asked\n', 'the instance was stopped, not killed');
   });
 });
 
