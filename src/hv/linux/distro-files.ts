@@ -137,7 +137,9 @@ export class LinuxDistroFiles implements DistroFiles {
       await pipeline(guardTar(limiter, report), child.stdin!);
     } catch (error) {
       streamError = error;
-      child.kill('SIGKILL');
+      // EPIPE: the extractor stopped reading on its own and is ending with its verdict (a full disk, say), which
+      // a kill would replace. Any other failure is on our side, and the extractor must not wait for more.
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') child.kill('SIGKILL');
       tar?.unpipe(limiter);
       if (tar !== undefined && tar !== archive) tar.destroy();
       archive.pause();
@@ -146,6 +148,8 @@ export class LinuxDistroFiles implements DistroFiles {
     // The guard's and the limit's verdicts say most; then what the extractor said; then the stream's error.
     if (streamError instanceof HvError && streamError.kind !== 'failed') throw streamError;
     if (code !== 0 && code !== 128 + 9) {
+      // Its last words may still be in the pipe when the exit is seen (stdout is never read here, so only stderr).
+      await finished(child.stderr!).catch(() => undefined);
       const failure = classifyToolFailure(stderr(), 'extracting the archive failed');
       throw failure.kind === 'failed' ? new HvError('invalid-archive', failure.message) : failure;
     }
