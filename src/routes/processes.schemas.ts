@@ -10,7 +10,7 @@ const Argv = Type.Array(Type.String({ maxLength: 131072 }), {
 const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String(), {
   description: 'added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM',
 });
-const TerminalSize = Type.Object(
+export const TerminalSize = Type.Object(
   { cols: Type.Integer({ minimum: 1, maximum: 4096 }), rows: Type.Integer({ minimum: 1, maximum: 4096 }) },
   { additionalProperties: false },
 );

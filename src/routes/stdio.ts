@@ -6,17 +6,20 @@
 // Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { LxssError } from '../core/errors.js';
 import { type ProcessEntry, signalNumber } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
-import { ProcessParams } from './processes.schemas.js';
+import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
 import { switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
+/** Close code for a frame that breaks the protocol (RFC 6455: data inconsistent with the message type). */
+const INVALID_FRAME = 1007;
 /** Output bytes handed to a client's socket but not yet taken by it, before the pump waits. */
 const OUTPUT_HIGH_WATER = 1 << 20;
 
@@ -34,16 +37,22 @@ function send(socket: WebSocket, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
 }
 
-function parseJson(frame: Buffer): Record<string, unknown> | undefined {
+function invalidFrame(detail: string): LxssError {
+  return new LxssError('E_INVALIDARG', detail);
+}
+
+function parseJson(frame: Buffer): unknown {
   try {
-    const value: unknown = JSON.parse(frame.subarray(1).toString('utf8'));
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+    return JSON.parse(frame.subarray(1).toString('utf8'));
   } catch {
-    return undefined;
+    throw invalidFrame(`channel ${frame[0]} takes JSON`);
   }
 }
 
-/** Client → server frames; each is handled in order (stdin writes wait for the process to take them). */
+/**
+ * Client → server frames; each is handled in order (stdin writes wait for the process to take them).
+ * A frame that breaks the protocol throws; one the process can no longer act on (it exited) is dropped.
+ */
 async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | 'tty', data: Buffer): Promise<void> {
   if (mode === 'tty') {
     await entry.writeStdin(owner, data).catch(() => undefined);
@@ -55,23 +64,33 @@ async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | '
       return;
     case Channel.Resize: {
       const size = parseJson(data);
-      if (typeof size?.cols === 'number' && typeof size.rows === 'number') {
-        await entry.resize(size.cols, size.rows).catch(() => undefined);
-      }
+      if (!Value.Check(TerminalSize, size)) throw invalidFrame('channel 4 takes {"cols":1..4096,"rows":1..4096}');
+      await entry.resize(size.cols, size.rows).catch(() => undefined);
       return;
     }
     case Channel.Signal: {
       const body = parseJson(data);
-      const signal = body?.signal;
-      if (typeof signal === 'string' || typeof signal === 'number') {
-        await entry.signal(signalNumber(signal)).catch(() => undefined);
-      }
+      if (!Value.Check(SignalBody, body)) throw invalidFrame('channel 5 takes {"signal":"SIGTERM"} (a name or a number)');
+      const signal = signalNumber(body.signal);
+      await entry.signal(signal).catch(() => undefined);
       return;
     }
     case Channel.Close:
-      if (data[1] === Channel.Stdin) entry.closeStdin(owner);
+      if (data[1] !== Channel.Stdin) throw invalidFrame('channel 255 closes channel 0 (stdin) only');
+      entry.closeStdin(owner);
       return;
+    default:
+      throw invalidFrame(data.length === 0 ? 'an empty frame has no channel' : `no channel ${data[0]} from a client`);
   }
+}
+
+/** The close reason is JSON a client can parse, kept within the 123 bytes a close frame allows. */
+function closeInvalid(socket: WebSocket, error: unknown): void {
+  const detail = error instanceof LxssError ? error.detail : 'invalid frame';
+  const reason = (text: string) => JSON.stringify({ code: 'E_INVALIDARG', detail: text });
+  let text = detail;
+  while (Buffer.byteLength(reason(text)) > 123) text = text.slice(0, -1);
+  socket.close(INVALID_FRAME, reason(text));
 }
 
 async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' | 'tty'): Promise<void> {
@@ -124,7 +143,8 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         `Upgrade with Sec-WebSocket-Protocol ${STDIO_PROTOCOL} (channel byte first: 0 stdin, 1 stdout, 2 stderr, ` +
         '3 exit status JSON then close, 4 resize JSON, 5 signal JSON, 255 close channel) or ' +
         `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Output from before you attach comes first. ` +
-        'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426.',
+        'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426. A frame the protocol does not ' +
+        'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched.',
       params: ProcessParams,
       response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(404, 426) },
     },
@@ -147,7 +167,8 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         pending++;
         if (pending > 8) socket.pause();
         queue = queue
-          .then(() => handleFrame(entry, owner, mode, frame))
+          .then(() => (socket.readyState === socket.OPEN ? handleFrame(entry, owner, mode, frame) : undefined))
+          .catch((error: unknown) => closeInvalid(socket, error))
           .finally(() => {
             pending--;
             if (pending <= 8) socket.resume();

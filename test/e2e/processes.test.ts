@@ -127,6 +127,38 @@ describe('process resources and /stdio', () => {
     assert.equal(plain.status, 426, 'a plain GET of /stdio asks for a WebSocket');
   });
 
+  it('closes a stdio socket that sends a bad control frame with 1007 and a reason, and the process and service carry on', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    await importAs(await ensureUser('root'), server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+    const token = await tokenOf(server);
+    const sleeper = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1000'] });
+    const bad: Array<[string, Buffer, RegExp]> = [
+      ['an unknown signal name', json(5, { signal: 'SIGBOGUS' }), /not a signal/],
+      ['a signal number out of range', json(5, { signal: 99 }), /channel 5 takes/],
+      ['a signal frame that is not JSON', Buffer.concat([Buffer.of(5), Buffer.from('TERM')]), /takes JSON/],
+      ['a resize of 0 columns', json(4, { cols: 0, rows: 10 }), /channel 4 takes/],
+      ['an unknown channel', Buffer.of(7, 1, 2), /no channel 7/],
+      ['closing stdout', Buffer.of(255, 1), /closes channel 0/],
+      ['an empty frame', Buffer.alloc(0), /no channel/],
+    ];
+    for (const [what, frame, detail] of bad) {
+      const stdio = await attach(server, token, sleeper.body.id);
+      stdio.socket.send(frame);
+      const closed = await stdio.closed;
+      assert.equal(closed.code, 1007, what);
+      const reason = JSON.parse(closed.reason);
+      assert.equal(reason.code, 'E_INVALIDARG', what);
+      assert.match(reason.detail, detail, what);
+    }
+    const still = await localRequest(server.socketPath, 'GET', `/v1/processes/${sleeper.body.id}`);
+    assert.equal(still.body.state, 'running', 'no bad frame touched the process');
+    const stdio = await attach(server, token, sleeper.body.id);
+    stdio.socket.send(json(5, { signal: 'TERM' }));
+    assert.deepEqual(await stdio.closed, { code: 1000, reason: 'exited' }, 'a good frame still works');
+    assert.deepEqual(JSON.parse(stdio.frames.at(-1)!.data.toString()), { exitCode: 143, signal: 15 });
+  });
+
   it('gives a tty process the requested size and resizes it by REST and by channel 4', async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
