@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { LxssEvent } from '../../src/core/events.js';
+import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, craftedTar } from '../helpers/rootfs.js';
 import { sharedTempDir, startServer, type TestServer } from '../helpers/server.js';
@@ -60,6 +61,24 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A ustar header announcing a regular file of `size` bytes; its body is the caller's to send (or not). */
+function tarHeader(name: string, size: number): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('0', 156);
+  header.write('ustar\0' + '00', 257);
+  header.fill(' ', 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  return header;
 }
 
 describe('POST /v1/distributions (import)', () => {
@@ -249,24 +268,56 @@ describe('POST /v1/distributions (import)', () => {
     assert.deepEqual(listed.body.distributions, [], 'nothing registered');
   });
 
+  it('fails a truncated or empty archive and a dropped upload, leaving nothing, and the service stays up', async (t) => {
+    if (!isRoot) return t.skip('needs root for user namespaces');
+    const server = await startServer(t);
+    const { dir, busybox } = await archives(t);
+    const root = await ensureUser('root');
+    const whole = await readFile(busybox);
+    const cuts: Array<[string, Buffer]> = [
+      ['a tar cut inside a file', whole.subarray(0, Math.floor(whole.length / 2) + 100)],
+      ['a gzip cut short', gzipSync(whole).subarray(0, 100_000)],
+      ['an empty body', Buffer.alloc(0)],
+      ['only the end-of-archive blocks', Buffer.alloc(1024)],
+    ];
+    for (const [what, bytes] of cuts) {
+      const file = join(dir, 'cut.bin');
+      await writeFile(file, bytes);
+      const response = await importAs(root, server, 'cut', file);
+      assert.equal(response.status, 400, `${what}: ${JSON.stringify(response.json)}`);
+      assert.equal(response.json.code, 'WSL_E_IMPORT_FAILED', what);
+    }
+
+    // The client goes away halfway through a file.
+    const upload = httpRequest({
+      socketPath: server.socketPath,
+      method: 'POST',
+      path: '/v1/distributions?name=dropped',
+      headers: { host: 'localhost', 'content-type': 'application/x-tar' },
+    });
+    upload.on('error', () => undefined);
+    upload.write(tarHeader('half.bin', 1024 * 1024));
+    upload.write(Buffer.alloc(64 * 1024));
+    await eventually(async () => {
+      const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
+      assert.equal(listed.body.distributions[0]?.state, 'Installing');
+    }, { what: 'the upload is being imported' });
+    upload.destroy();
+    await eventually(async () => {
+      const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
+      assert.deepEqual(listed.body.distributions, [], 'nothing registered');
+    }, { what: 'the dropped import is gone' });
+    const folder = join(server.stateDir, 'users', 'S-1-22-1-0', 'distributions');
+    assert.deepEqual(await readdir(folder).catch(() => []), [], 'no distribution folder left on disk');
+    assert.equal((await importAs(root, server, 'cut', busybox)).status, 201, 'the service still imports');
+  });
+
   it('shows an import in progress as Installing to its owner, refuses to unregister it, and hides it from others', async (t) => {
     if (!isRoot) return t.skip('needs root for user namespaces');
     const server = await startServer(t);
     const alice = await ensureUser('alice');
     // A tar whose first entry is announced but not yet sent: the import waits for us.
-    const header = Buffer.alloc(512);
-    header.write('slow.bin', 0);
-    header.write('0000644\0', 100);
-    header.write('0000000\0', 108);
-    header.write('0000000\0', 116);
-    header.write(`${(1024 * 1024).toString(8).padStart(11, '0')}\0`, 124);
-    header.write('00000000000\0', 136);
-    header.write('0', 156);
-    header.write('ustar\0' + '00', 257);
-    header.fill(' ', 148, 156);
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    const header = tarHeader('slow.bin', 1024 * 1024);
 
     let finished!: (status: number) => void;
     const done = new Promise<number>((resolve) => (finished = resolve));
@@ -280,7 +331,6 @@ describe('POST /v1/distributions (import)', () => {
     upload.write(header);
     upload.write(Buffer.alloc(64 * 1024));
 
-    const { eventually } = await import('../helpers/eventually.js');
     const installing = await eventually(async () => {
       const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
       const slow = listed.body.distributions.find((d: Distribution) => d.name === 'slow');

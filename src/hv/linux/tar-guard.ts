@@ -57,6 +57,8 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
   };
 
   extract.on('entry', (header, stream, next) => {
+    // An entry's body fails when the archive ends inside it (a truncated file or a dropped upload).
+    stream.on('error', fail);
     try {
       const name = safeName(header.name, 'entry');
       const via = throughSymlink(name, symlinks);
@@ -93,7 +95,11 @@ export function guardTar(input: Readable, report: GuardReport): Readable {
       fail(error);
     }
   });
-  extract.on('finish', () => pack.finalize());
+  extract.on('finish', () => {
+    // An empty body (or just the end-of-archive blocks) would register a distribution with nothing in it.
+    if (report.entries === 0 && report.skippedDevices === 0) fail(new HvError('invalid-archive', 'the archive holds no files'));
+    else pack.finalize();
+  });
   extract.on('error', fail);
   pack.on('error', fail);
   input.on('error', fail);
