@@ -59,6 +59,9 @@ export interface ProcessView {
   error: string | null;
 }
 
+/** What a process whose end we could not learn (its instance died) is reported as. */
+const KILLED: ExitStatus = { exitCode: 128 + 9, signal: 9 };
+
 export interface ProcessesOptions {
   retentionMs: number;
 }
@@ -280,9 +283,12 @@ export class Processes {
     const entry = await this.create(idOrName, { ...create, stdin: stdin !== undefined });
     const owner = {};
     let timedOut = false;
+    let deadlinePassed!: () => void;
+    const deadline = new Promise<void>((resolve) => (deadlinePassed = resolve));
     const timer = setTimeout(() => {
       timedOut = true;
       entry.hv?.kill(9).catch(() => undefined);
+      deadlinePassed();
     }, timeoutMs);
     try {
       if (stdin !== undefined && !entry.status) {
@@ -308,13 +314,15 @@ export class Processes {
             }
             continue;
           }
-          if (cursor.finished || entry.status) break;
-          await cursor.changed();
+          // A background child can hold the output open long after the process exits: the deadline ends the
+          // wait for output too, keeping what came so far.
+          if (cursor.finished || entry.status || timedOut) break;
+          await Promise.race([cursor.changed(), deadline]);
         }
       } finally {
         cursor.close();
       }
-      const status = await entry.done;
+      const status = entry.status ?? (await entry.hv!.exited.catch(() => KILLED));
       return {
         id: entry.id,
         exitCode: status.exitCode,
@@ -342,7 +350,7 @@ export class Processes {
   }
 
   private watch(entry: ProcessEntry, hv: HvProcess): void {
-    const exited = hv.exited.catch(() => ({ exitCode: 128 + 9, signal: 9 }) as ExitStatus);
+    const exited = hv.exited.catch(() => KILLED);
     const outputEnded = (async () => {
       while (!entry.output.ended) await entry.output.changed();
     })();

@@ -78,7 +78,14 @@ export const RunBody = Type.Object(
     ...UserChoice,
     stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'written to stdin, then EOF' })),
     timeoutMs: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60000, description: 'then the process is killed' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 24 * 3600 * 1000,
+        default: 60000,
+        description:
+          'then the process is killed (SIGKILL) and the answer comes with the output so far; a background child ' +
+          'still holding stdout or stderr open is left running and what it writes later is not collected',
+      }),
     ),
     maxOutputBytes: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024, default: 1048576, description: 'per stream; the rest is read and dropped' }),
@@ -101,7 +108,7 @@ export const RunResultSchema = Type.Object(
     stderr: Type.String(),
     encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
     truncated: Type.Boolean({ description: 'some output was over maxOutputBytes and left out' }),
-    timedOut: Type.Boolean(),
+    timedOut: Type.Boolean({ description: 'the deadline came before the process exited and its output closed' }),
     error: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },
