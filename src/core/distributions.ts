@@ -3,7 +3,7 @@
 // rules (names, states, locks, the default); the files themselves are the hypervisor layer's job.
 
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
@@ -82,16 +82,25 @@ function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unkno
       return new LxssError('ERROR_FILE_EXISTS', error.message);
     case 'not-permitted':
       return new LxssError('E_ACCESSDENIED', error.message);
+    case 'bad-path':
+      return new LxssError('E_INVALIDARG', error.message);
     default:
       return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
   }
 }
 
 export function validateDistributionName(name: string): void {
-  if (!NAME_PATTERN.test(name)) {
-    throw new LxssError('E_INVALIDARG', `"${name}" is not a valid distribution name: use 1 to 256 of a-z A-Z 0-9 . _ -`);
+  // "." and ".." would be rewritten away in a URL path, leaving the distribution unreachable by name.
+  if (!NAME_PATTERN.test(name) || name === '.' || name === '..') {
+    throw new LxssError('E_INVALIDARG', `"${name}" is not a valid distribution name: use 1 to 256 of a-z A-Z 0-9 . _ - (not "." or "..")`);
   }
   if (name.toLowerCase() === 'legacy') throw new LxssError('E_INVALIDARG', '"Legacy" is reserved');
+}
+
+/** Whether `inner` is `outer` or a path below it (both absolute and normalised). */
+function within(outer: string, inner: string): boolean {
+  const path = relative(outer, inner);
+  return path === '' || (!path.startsWith('..') && !isAbsolute(path));
 }
 
 /** The uid of `user` in a distribution's /etc/passwd text, or undefined. */
@@ -201,10 +210,8 @@ export class Distributions {
       throw new LxssError('E_ILLEGAL_STATE_CHANGE', `${existing.name} is ${this.stateOf(existing)}`);
     }
     const id = randomUUID();
-    const basePath = location ?? join(this.options.defaultFolder, id);
-    if (this.registry.all().some((record) => record.basePath === basePath)) {
-      throw new LxssError('ERROR_FILE_EXISTS', `${basePath} already holds a distribution`);
-    }
+    const basePath = location === undefined ? join(this.options.defaultFolder, id) : resolve(location);
+    this.ensureNoNesting(basePath, this.registry.all());
     const record: DistributionRecord = {
       id,
       name,
@@ -345,25 +352,39 @@ export class Distributions {
   async move(idOrName: string, location: string): Promise<DistributionView> {
     const record = this.resolve(idOrName);
     this.ensureUnlocked(record);
-    if (location === record.basePath) return this.view(record);
+    const target = resolve(location);
+    if (target === record.basePath) return this.view(record);
     if (this.runtime.isRunning(record.id)) {
       throw new LxssError('WSL_E_DISTRO_NOT_STOPPED', `${record.name} is running; terminate it before moving it`);
     }
-    if (this.registry.all().some((other) => other.basePath === location)) {
-      throw new LxssError('ERROR_FILE_EXISTS', `${location} already holds a distribution`);
-    }
+    // Its own folder counts too: a move into itself could never finish.
+    this.ensureNoNesting(target, this.registry.all());
     // WSL has no state for a move; Converting is the nearest "busy rewriting its storage".
     this.locks.set(record.id, 'Converting');
+    let moved: DistributionRecord;
     try {
-      await this.files.move(this.options.uid, record.basePath, location);
-      const moved = { ...record, basePath: location };
+      await this.files.move(this.options.uid, record.basePath, target);
+      moved = { ...record, basePath: target };
       await this.registry.put(moved);
-      this.events.emit({ type: 'distribution-configured', distributionId: record.id, name: record.name, changed: ['basePath'] });
-      return this.view(moved);
     } catch (error) {
       throw fromHv(error, 'other');
     } finally {
       this.locks.delete(record.id);
+    }
+    this.events.emit({ type: 'distribution-configured', distributionId: record.id, name: record.name, changed: ['basePath'] });
+    return this.view(moved);
+  }
+
+  /**
+   * Distribution folders never nest: removing or moving the outer one would take the inner one's files with
+   * it, without its record.
+   */
+  private ensureNoNesting(location: string, records: DistributionRecord[]): void {
+    for (const other of records) {
+      if (within(other.basePath, location) || within(location, other.basePath)) {
+        const where = other.basePath === location ? 'is' : within(other.basePath, location) ? 'is inside' : 'holds';
+        throw new LxssError('ERROR_FILE_EXISTS', `${location} ${where} the folder of ${other.name} (${other.basePath})`);
+      }
     }
   }
 

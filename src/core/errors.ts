@@ -14,7 +14,7 @@ export const ERROR_TABLE = {
   WSL_E_DISTRO_NOT_FOUND: { status: 404, title: 'There is no distribution with the supplied name' },
   WSL_E_DEFAULT_DISTRO_NOT_FOUND: { status: 404, title: 'There is no default distribution' },
   ERROR_ALREADY_EXISTS: { status: 409, title: 'A distribution with the supplied name already exists' },
-  ERROR_FILE_EXISTS: { status: 409, title: 'The location already holds a distribution' },
+  ERROR_FILE_EXISTS: { status: 409, title: 'The location is already in use' },
   E_ILLEGAL_STATE_CHANGE: { status: 409, title: 'The distribution is busy with another operation' },
   LXSSD_E_NOT_RUNNING: { status: 404, title: 'The distribution is not running' },
   WSL_E_DISTRO_NOT_STOPPED: { status: 409, title: 'The distribution must be stopped first' },

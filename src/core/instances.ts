@@ -2,6 +2,7 @@
 // vmIdleTimeout without one), CreateInstance / TerminateDistribution / Shutdown, and the idle rule of
 // instanceIdleTimeout. Every start and stop goes to the session's event bus with its reason.
 
+import { posix } from 'node:path';
 import { type HvInstance, HvError, type HvVm, type Hypervisor, type SharedFolder, type StopReason } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
@@ -61,6 +62,14 @@ interface RunningInstance {
   readonly shares: Map<string, ShareView>;
   idleTimer?: NodeJS.Timeout;
   stopReason?: StopReason;
+}
+
+/** Targets a share may not cover: the root and the kernel's filesystems every program relies on. */
+const RESERVED_TARGETS = ['/proc', '/sys', '/dev'];
+
+/** One spelling per folder (`/mnt//x/` is `/mnt/x`), so a share is found by any of them. */
+function mountTarget(target: string): string {
+  return posix.resolve('/', target);
 }
 
 export class Instances {
@@ -146,7 +155,12 @@ export class Instances {
   }
 
   /** Binds a host folder the owner may read into a running distribution. */
-  async share(distributionId: string, name: string, folder: SharedFolder): Promise<ShareView> {
+  async share(distributionId: string, name: string, requested: SharedFolder): Promise<ShareView> {
+    const folder = { ...requested, target: mountTarget(requested.target) };
+    const reserved = (path: string) => folder.target === path || folder.target.startsWith(`${path}/`);
+    if (folder.target === '/' || RESERVED_TARGETS.some(reserved)) {
+      throw new LxssError('E_INVALIDARG', `${folder.target} cannot be a mount point: the distribution needs what is there`);
+    }
     const instance = this.runningOrThrow(distributionId, name);
     if (instance.shares.has(folder.target)) {
       throw new LxssError('ERROR_ALREADY_EXISTS', `${folder.target} is already shared in ${name}`);
@@ -159,12 +173,16 @@ export class Instances {
     } catch (error) {
       instance.shares.delete(folder.target);
       if (error instanceof HvError && error.kind === 'not-permitted') throw new LxssError('E_ACCESSDENIED', error.message);
+      if (error instanceof HvError && error.kind === 'bad-path') {
+        throw new LxssError('E_INVALIDARG', `${folder.target} cannot be a mount point: ${error.message}`);
+      }
       throw error;
     }
     return view;
   }
 
-  async unshare(distributionId: string, name: string, target: string): Promise<void> {
+  async unshare(distributionId: string, name: string, requested: string): Promise<void> {
+    const target = mountTarget(requested);
     const instance = this.runningOrThrow(distributionId, name);
     if (!instance.shares.has(target)) throw new LxssError('ERROR_NOT_FOUND', `nothing is shared at ${target} in ${name}`);
     await instance.hv.unshare(target);

@@ -229,6 +229,7 @@ export class Processes {
     if (request.user !== undefined && request.uid !== undefined) {
       throw new LxssError('E_INVALIDARG', 'give user or uid, not both');
     }
+    if (request.argv[0] === '') throw new LxssError('E_INVALIDARG', 'argv[0] must name a program');
     const distribution = this.distributions.startable(idOrName);
     const record = this.distributions.get(distribution.id);
     await this.instances.start(distribution);

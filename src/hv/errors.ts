@@ -9,6 +9,8 @@ export type HvErrorKind =
   | 'disk-full'
   /** the target already exists */
   | 'exists'
+  /** the host path cannot hold a folder (a pseudo filesystem, a missing parent that cannot be made) */
+  | 'bad-path'
   /** the owner may not use that host path */
   | 'not-permitted'
   /** a tool the backend needs is missing from the host */

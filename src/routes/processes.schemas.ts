@@ -2,14 +2,17 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 
-const Argv = Type.Array(Type.String({ maxLength: 131072 }), {
+// A process's strings reach execve as C strings: a NUL would cut them short.
+const Argv = Type.Array(Type.String({ maxLength: 131072, pattern: '^[^\\x00]*$' }), {
   minItems: 1,
   maxItems: 4096,
-  description: 'the program and its arguments, exactly: no shell parses them',
+  description: 'the program (not empty) and its arguments, exactly: no shell parses them',
 });
-const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String(), {
+const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String({ pattern: '^[^\\x00]*$' }), {
+  additionalProperties: false,
   description: 'added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM',
 });
+const Cwd = Type.String({ pattern: '^/[^\\x00]*$', maxLength: 4096, description: 'default: the user’s home' });
 export const TerminalSize = Type.Object(
   { cols: Type.Integer({ minimum: 1, maximum: 4096 }), rows: Type.Integer({ minimum: 1, maximum: 4096 }) },
   { additionalProperties: false },
@@ -22,7 +25,7 @@ const UserChoice = {
 export const CreateProcessBody = Type.Object(
   {
     argv: Argv,
-    cwd: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096, description: 'default: the user’s home' })),
+    cwd: Type.Optional(Cwd),
     env: Type.Optional(Env),
     ...UserChoice,
     tty: Type.Optional(TerminalSize),
@@ -73,7 +76,7 @@ export const ResizeBody = TerminalSize;
 export const RunBody = Type.Object(
   {
     argv: Argv,
-    cwd: Type.Optional(Type.String({ pattern: '^/', maxLength: 4096 })),
+    cwd: Type.Optional(Cwd),
     env: Type.Optional(Env),
     ...UserChoice,
     stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'written to stdin, then EOF' })),

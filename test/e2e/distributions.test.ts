@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chown, copyFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { LxssEvent } from '../../src/core/events.js';
@@ -214,7 +214,13 @@ describe('POST /v1/distributions (import)', () => {
     const text = join(dir, 'not-a-tar.txt');
     await writeFile(text, 'hello, I am not a tar archive at all'.repeat(100));
 
-    for (const [name, code] of [['Legacy', 'E_INVALIDARG'], ['bad/name', 'E_INVALIDARG'], ['x'.repeat(257), 'E_INVALIDARG']] as const) {
+    for (const [name, code] of [
+      ['Legacy', 'E_INVALIDARG'],
+      ['bad/name', 'E_INVALIDARG'],
+      ['x'.repeat(257), 'E_INVALIDARG'],
+      ['.', 'E_INVALIDARG'],
+      ['..', 'E_INVALIDARG'],
+    ] as const) {
       const response = await importAs(root, server, name, small);
       assert.equal(response.status, 400, `name ${name.slice(0, 20)}`);
       assert.equal(response.json.code, code, `name ${name.slice(0, 20)}`);
@@ -391,6 +397,46 @@ describe('recovery after a crash [R2]', () => {
 });
 
 describe('configure, default, move and unregister', () => {
+  it('refuses locations with a file in the way, where no folder can be, or nesting with a distribution, changing nothing', async (t) => {
+    if (!isRoot) return t.skip('needs root for user namespaces');
+    const server = await startServer(t);
+    const { dir, busybox } = await archives(t);
+    const root = await ensureUser('root');
+    const first = (await importAs(root, server, 'first', busybox)).json as Distribution;
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'in the way');
+    const importAt = (name: string, location: string) =>
+      curlLocalAs(root, server.socketPath, 'POST', `/v1/distributions?name=${name}&location=${encodeURIComponent(location)}`, undefined, {
+        upload: { file: busybox, contentType: 'application/x-tar' },
+      });
+    const cases: Array<[string, string, number, string]> = [
+      ['a file', file, 409, 'ERROR_FILE_EXISTS'],
+      ['below a file', join(file, 'sub'), 409, 'ERROR_FILE_EXISTS'],
+      ['in /proc', '/proc/self', 400, 'E_INVALIDARG'],
+      ['inside another distribution', join(first.basePath, 'rootfs', 'tmp'), 409, 'ERROR_FILE_EXISTS'],
+      ['around another distribution', dirname(first.basePath), 409, 'ERROR_FILE_EXISTS'],
+      ['another distribution’s, spelled with a slash', `${first.basePath}/`, 409, 'ERROR_FILE_EXISTS'],
+    ];
+    for (const [what, location, status, code] of cases) {
+      const imported = await importAt('second', location);
+      assert.deepEqual([imported.status, (imported.json as any).code], [status, code], `import to ${what}: ${JSON.stringify(imported.json)}`);
+      const moved = await curlLocalAs(root, server.socketPath, 'POST', '/v1/distributions/first/move', { location });
+      if (location === `${first.basePath}/`) {
+        assert.equal(moved.status, 200, 'a move to where it is does nothing');
+        continue;
+      }
+      assert.deepEqual([moved.status, (moved.json as any).code], [status, code], `move to ${what}: ${JSON.stringify(moved.json)}`);
+    }
+    const listed = await localRequest(server.socketPath, 'GET', '/v1/distributions');
+    assert.deepEqual(
+      listed.body.distributions.map((d: Distribution) => [d.name, d.basePath, d.state]),
+      [['first', first.basePath, 'Installed']],
+      'nothing registered, nothing moved',
+    );
+    assert.equal(await readFile(file, 'utf8'), 'in the way');
+    assert.ok(await exists(join(first.basePath, 'rootfs/bin/busybox')));
+  });
+
   it('renames, sets the default user and flags, moves, and keeps it all across a restart', async (t) => {
     if (!isRoot) return t.skip('needs root to create users and user namespaces');
     const dir = await sharedTempDir('lxssd-restart-');
@@ -426,6 +472,7 @@ describe('configure, default, move and unregister', () => {
     const moved = await call('POST', '/v1/distributions/Second/move', { location: target });
     assert.equal(moved.status, 200, JSON.stringify(moved.json));
     assert.equal((moved.json as any).basePath, target);
+    assert.equal((moved.json as any).state, 'Installed', 'the answer shows the state after the move');
     assert.ok(await exists(join(target, 'rootfs/bin/busybox')), 'files are at the new place');
     assert.equal(await exists(b.basePath), false, 'and gone from the old one');
 

@@ -176,6 +176,16 @@ describe('/v1/distributions/{distro}/mounts', () => {
       target: '/mnt/../etc',
     });
     assert.equal(escape.status, 400, 'a target with ..');
+    for (const target of ['/', '/proc', '/sys/fs', '/dev', '/bin/sh', '/etc/passwd/x']) {
+      const onto = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', { hostPath: shared, target });
+      assert.equal(onto.status, 400, `a share onto ${target}: ${JSON.stringify(onto.json)}`);
+      assert.equal((onto.json as any).code, 'E_INVALIDARG', target);
+    }
+    const twiceSpelled = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/mounts', {
+      hostPath: shared,
+      target: '/mnt//data/',
+    });
+    assert.equal(twiceSpelled.status, 409, 'the same target spelled another way');
 
     const listed = (await curlLocalAs(alice, server.socketPath, 'GET', '/v1/distributions/bb/mounts')).json as any;
     assert.deepEqual(
@@ -185,7 +195,7 @@ describe('/v1/distributions/{distro}/mounts', () => {
         ['/mnt/data', 'runtime'],
       ],
     );
-    const removed = await curlLocalAs(alice, server.socketPath, 'DELETE', '/v1/distributions/bb/mounts?target=/mnt/data');
+    const removed = await curlLocalAs(alice, server.socketPath, 'DELETE', '/v1/distributions/bb/mounts?target=/mnt/data/');
     assert.equal(removed.status, 204);
     assert.notEqual((await runIn(server, alice, distro.id, ['cat', '/mnt/data/note.txt'])).exitCode, 0, 'unbound');
   });

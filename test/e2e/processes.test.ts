@@ -64,6 +64,18 @@ describe('POST /v1/distributions/{distro}/run', () => {
     assert.match(missing.error, /No such file/);
     const notExecutable = await run({ argv: ['/etc/passwd'] });
     assert.equal(notExecutable.exitCode, 126, 'a non-executable file is 126');
+    for (const [what, body] of [
+      ['an empty program', { argv: [''] }],
+      ['a NUL in an argument', { argv: ['echo', 'a\0b'] }],
+      ['a NUL in an env value', { argv: ['env'], env: { A: 'a\0b' } }],
+      ['an empty env name', { argv: ['env'], env: { '': 'x' } }],
+      ['an env name with =', { argv: ['env'], env: { 'A=B': 'x' } }],
+      ['a NUL in cwd', { argv: ['pwd'], cwd: '/tm\0p' }],
+    ] as const) {
+      const refused = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/run', body);
+      assert.equal(refused.status, 400, `${what}: ${JSON.stringify(refused.json)}`);
+      assert.equal((refused.json as any).code, 'E_INVALIDARG', what);
+    }
     const unknown = await curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/run', { argv: ['id'], user: 'mallory' });
     assert.equal(unknown.status, 400);
     assert.equal((unknown.json as any).code, 'WSL_E_USER_NOT_FOUND');

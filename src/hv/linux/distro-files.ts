@@ -55,6 +55,13 @@ function classifyToolFailure(stderr: string, what: string): HvError {
   return new HvError('failed', `${what}: ${stderr || 'failed'}`);
 }
 
+/** A failure to make or fill a location's folders: also a file in the way, or a path no folder can be made at. */
+function classifyLocationFailure(stderr: string, what: string): HvError {
+  if (/File exists|Not a directory/i.test(stderr)) return new HvError('exists', `${what}: a file is in the way: ${stderr}`);
+  if (/No such file or directory/i.test(stderr)) return new HvError('bad-path', `${what}: ${stderr}`);
+  return classifyToolFailure(stderr, what);
+}
+
 export class LinuxDistroFiles implements DistroFiles {
   private readonly mappings = new Map<number, Promise<IdMapping>>();
 
@@ -109,13 +116,13 @@ export class LinuxDistroFiles implements DistroFiles {
 
   async create(uid: number, basePath: string): Promise<void> {
     const parent = await this.tool(uid, ['mkdir', '-p', '--', basePath]);
-    if (parent.code !== 0) throw classifyToolFailure(parent.stderr, `cannot create ${basePath}`);
+    if (parent.code !== 0) throw classifyLocationFailure(parent.stderr, `cannot create ${basePath}`);
     const rootfs = await this.tool(uid, ['mkdir', '-m', '0755', '--', join(basePath, ROOTFS)]);
     if (rootfs.code !== 0) {
       if (/File exists/.test(rootfs.stderr)) {
         throw new HvError('exists', `${join(basePath, ROOTFS)} already exists; choose an empty location`);
       }
-      throw classifyToolFailure(rootfs.stderr, `cannot create ${join(basePath, ROOTFS)}`);
+      throw classifyLocationFailure(rootfs.stderr, `cannot create ${join(basePath, ROOTFS)}`);
     }
   }
 
@@ -187,7 +194,7 @@ export class LinuxDistroFiles implements DistroFiles {
     const moved = await this.tool(uid, ['mv', '--', join(fromBase, ROOTFS), target]);
     if (moved.code !== 0) {
       await this.tool(uid, ['rmdir', '--', toBase]);
-      throw classifyToolFailure(moved.stderr, `cannot move to ${toBase}`);
+      throw classifyLocationFailure(moved.stderr, `cannot move to ${toBase}`);
     }
     await this.tool(uid, ['rmdir', '--', fromBase]);
   }

@@ -14,7 +14,7 @@ import { HvError } from '../errors.js';
 import type { ExitStatus, HvInstance, HvProcess, HvVm, InstanceSpec, LaunchSpec, SharedFolder } from '../types.js';
 import type { LinuxDistroFiles } from './distro-files.js';
 import { closeAll, detachedMountTree, stdioPair } from './fd-passing.js';
-import { InitChannel, initPath, LaunchError } from './init-channel.js';
+import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -36,6 +36,14 @@ function stderrTail(child: ChildProcess): () => string {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return once(child, 'exit').then(() => undefined);
+}
+
+/** What init's refusal to mount means to the caller: a target that cannot be a folder, or one it may not use. */
+function mountFailure(error: unknown): unknown {
+  if (!(error instanceof InitError)) return error;
+  if (['ENOTDIR', 'ENOENT', 'ELOOP', 'EEXIST', 'ENAMETOOLONG'].includes(error.code)) return new HvError('bad-path', error.message);
+  if (['EACCES', 'EPERM', 'EROFS'].includes(error.code)) return new HvError('not-permitted', error.message);
+  return error;
 }
 
 export class LinuxVm implements HvVm {
@@ -228,7 +236,11 @@ class LinuxInstance implements HvInstance {
     } finally {
       closeSync(fd);
     }
-    await this.channel.mount(folder.target, tree, folder.readOnly);
+    try {
+      await this.channel.mount(folder.target, tree, folder.readOnly);
+    } catch (error) {
+      throw mountFailure(error);
+    }
   }
 
   async unshare(target: string): Promise<void> {

@@ -66,10 +66,16 @@ static int legacy_bind(int fd, const char *target, int read_only, char *why, siz
 int mount_host_dir(int fd, const char *target, int read_only, char *why, size_t why_size)
 {
 	int tree, owned = 1, ro_done = 0, err;
+	struct stat st;
 
 	err = make_dirs(target);
 	if (err != 0)
 		return error(why, why_size, -err, "create", target);
+	/* A folder goes onto a folder only: said plainly, not as move_mount's EINVAL. */
+	if (stat(target, &st) != 0)
+		return error(why, why_size, errno, "stat", target);
+	if (!S_ISDIR(st.st_mode))
+		return error(why, why_size, ENOTDIR, "mount at", target);
 
 	tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 	if (tree < 0 && errno == ENOSYS)
