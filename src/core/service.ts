@@ -110,14 +110,28 @@ export class LxssService {
     return this.tokens.mint({ sid, label: request.label, expiresAt });
   }
 
-  listTokens(caller: Caller): TokenInfo[] {
-    return this.tokens.list(caller.sid);
+  /** The caller's tokens; the administrator may ask for another SID's (`sid`) or everyone's (`'*'`). */
+  listTokens(caller: Caller, sid: Sid = caller.sid): TokenInfo[] {
+    if (sid !== caller.sid && !isAdministrator(caller)) {
+      throw new LxssError('E_ACCESSDENIED', "only root may list another SID's tokens");
+    }
+    return sid === '*' ? this.tokens.listAll() : this.tokens.list(sid);
   }
 
+  /** Revokes one of the caller's tokens; the administrator may revoke anyone's, as it may mint them. */
   async revokeToken(caller: Caller, id: string): Promise<void> {
-    if (!(await this.tokens.revoke(caller.sid, id))) {
+    if (!(await this.tokens.revoke(isAdministrator(caller) ? undefined : caller.sid, id))) {
       throw new LxssError('ERROR_NOT_FOUND', `you have no token ${id}`);
     }
+  }
+
+  /**
+   * Calls `ended` once when what authenticated `caller` ends: its token revoked or expired. A caller the OS
+   * proved (the local socket) never ends. Returns the function that stops watching.
+   */
+  whenCallerEnds(caller: Caller, ended: () => void): () => void {
+    if (caller.tokenId === undefined) return () => undefined;
+    return this.tokens.watch(caller.tokenId, ended);
   }
 
   /** Stops every session's instances and VM, then writes what is pending. */

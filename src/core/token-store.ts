@@ -52,6 +52,8 @@ function publicView(token: StoredToken): TokenInfo {
 /** The token file of one service; all methods are safe to call concurrently. */
 export class TokenStore {
   private readonly tokens = new Map<string, StoredToken>();
+  /** who wants to hear that a token ended (revoked now, or expired later), by token id */
+  private readonly watchers = new Map<string, Set<() => void>>();
   private saving: Promise<void> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | undefined;
 
@@ -121,13 +123,51 @@ export class TokenStore {
       .map(publicView);
   }
 
-  /** Revokes `id` if it belongs to `sid`; false when there is no such token of that SID. */
-  async revoke(sid: Sid, id: string): Promise<boolean> {
+  /** Every token, oldest first. */
+  listAll(): TokenInfo[] {
+    return [...this.tokens.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map(publicView);
+  }
+
+  /** Revokes `id` if it belongs to `sid` (any SID when undefined); false when there is no such token. */
+  async revoke(sid: Sid | undefined, id: string): Promise<boolean> {
     const stored = this.tokens.get(id);
-    if (!stored || stored.sid !== sid) return false;
+    if (!stored || (sid !== undefined && stored.sid !== sid)) return false;
     this.tokens.delete(id);
     await this.save();
+    for (const listener of [...(this.watchers.get(id) ?? [])]) listener();
     return true;
+  }
+
+  /**
+   * Calls `listener` once when token `id` is revoked or expires (at once if it is already gone), so what was
+   * opened with it — a stream, a socket — ends with it. Returns the function that stops watching.
+   */
+  watch(id: string, listener: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const listeners = this.watchers.get(id) ?? new Set<() => void>();
+    const stop = (): void => {
+      clearTimeout(timer);
+      listeners.delete(fire);
+      if (listeners.size === 0 && this.watchers.get(id) === listeners) this.watchers.delete(id);
+    };
+    const fire = (): void => {
+      stop();
+      listener();
+    };
+    const armExpiry = (): void => {
+      const expiresAt = this.tokens.get(id)?.expiresAt;
+      if (expiresAt === undefined) return fire();
+      if (expiresAt === null) return;
+      const left = Date.parse(expiresAt) - this.now().getTime();
+      if (left <= 0) return fire();
+      // Timers hold at most 2^31-1 ms; a longer life is waited for in steps.
+      timer = setTimeout(armExpiry, Math.min(left, 0x7fffffff));
+      timer.unref();
+    };
+    listeners.add(fire);
+    this.watchers.set(id, listeners);
+    armExpiry();
+    return stop;
   }
 
   /** Writes pending last-used times; call before the service exits. */

@@ -14,6 +14,7 @@ import type { EventBus, EventStreamItem } from '../core/events.js';
 import { callerOf } from './caller.js';
 import { EventsPageSchema, EventsQuery } from './events.schemas.js';
 import { problemResponses } from './problem.schemas.js';
+import { closeWhenTokenEnds, whenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
 
 export const EVENTS_PROTOCOL = 'lxss.events.v1';
@@ -180,13 +181,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request, reply) => {
       const subscription = subscriptions.get(request)!;
       if (wantsEventStream(request)) {
-        const end = streamEventSource(reply, subscription, () => openEventSources.delete(end));
+        let unwatch = (): void => undefined;
+        const end = streamEventSource(reply, subscription, () => {
+          openEventSources.delete(end);
+          unwatch();
+        });
         openEventSources.add(end);
+        unwatch = whenTokenEnds(app, request, end);
         return reply;
       }
       return { events: subscription.bus.since(subscription.since).filter(subscription.filter), lastId: subscription.bus.lastId };
     },
     wsHandler: (socket, request) => {
+      closeWhenTokenEnds(app, request, socket);
       streamWebSocket(socket, subscriptions.get(request)!);
     },
   });

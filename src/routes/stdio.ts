@@ -14,6 +14,7 @@ import { type ProcessEntry, signalNumber } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
+import { closeWhenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
@@ -175,6 +176,7 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
           });
       });
       socket.on('close', () => entry.releaseStdin(owner));
+      closeWhenTokenEnds(app, request, socket);
       await pumpOutput(entry, socket, mode);
     },
   });

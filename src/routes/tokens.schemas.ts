@@ -46,3 +46,14 @@ export const TokenListSchema = Type.Object(
 );
 
 export const TokenIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) });
+
+export const TokenListQuery = Type.Object(
+  {
+    sid: Type.Optional(
+      Type.Union([SidSchema, Type.Literal('*')], {
+        description: "root only: another SID's tokens, or `*` for everyone's (default: the caller's)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

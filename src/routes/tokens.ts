@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
-import { MintedTokenSchema, MintTokenBody, TokenIdParams, TokenListSchema } from './tokens.schemas.js';
+import { MintedTokenSchema, MintTokenBody, TokenIdParams, TokenListQuery, TokenListSchema } from './tokens.schemas.js';
 
 export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -30,11 +30,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listTokens',
         tags: ['tokens'],
-        summary: "List the caller's tokens (never their secrets)",
-        response: { 200: TokenListSchema, ...problemResponses() },
+        summary: "List the caller's tokens (never their secrets); root may list another SID's or everyone's",
+        querystring: TokenListQuery,
+        response: { 200: TokenListSchema, ...problemResponses(400, 403) },
       },
     },
-    async (request) => ({ tokens: app.lxss.listTokens(callerOf(request)) }),
+    async (request) => ({ tokens: app.lxss.listTokens(callerOf(request), request.query.sid) }),
   );
 
   app.delete(
@@ -43,7 +44,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'revokeToken',
         tags: ['tokens'],
-        summary: 'Revoke one of the caller’s tokens',
+        summary: 'Revoke one of the caller’s tokens (root: anyone’s); streams opened with it are closed',
         params: TokenIdParams,
         response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(400, 404) },
       },

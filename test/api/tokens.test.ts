@@ -2,12 +2,15 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
+import WebSocket from 'ws';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
-import { startServer } from '../helpers/server.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot } from '../helpers/users.js';
 
 interface Minted {
@@ -73,6 +76,17 @@ describe('POST /v1/tokens', () => {
     assert.equal(minted.status, 201);
     const session = await request(server.url).get('/v1/session').set('authorization', `Bearer ${minted.body.token}`);
     assert.equal(session.body.user, 'alice');
+
+    // What root may mint for alice, root may see and revoke; alice may not look at root's.
+    const alices = await localRequest(server.socketPath, 'GET', `/v1/tokens?sid=S-1-22-1-${alice.uid}`);
+    assert.deepEqual(alices.body.tokens.map((token: { id: string }) => token.id), [minted.body.info.id]);
+    const everyone = await localRequest(server.socketPath, 'GET', '/v1/tokens?sid=*');
+    assert.ok(everyone.body.tokens.some((token: { id: string }) => token.id === minted.body.info.id));
+    const peek = await curlLocalAs(alice, server.socketPath, 'GET', '/v1/tokens?sid=S-1-22-1-0');
+    assert.equal(peek.status, 403, "alice may not list root's tokens");
+    assert.equal((await localRequest(server.socketPath, 'DELETE', `/v1/tokens/${minted.body.info.id}`)).status, 204);
+    const after = await request(server.url).get('/v1/session').set('authorization', `Bearer ${minted.body.token}`);
+    assert.equal(after.status, 401, 'revoked by root');
   });
 });
 
@@ -143,6 +157,58 @@ describe('token lifecycle', () => {
       assert.ok(!content.includes(secret.slice(-43)), 'no secret in clear on disk');
     }
     assert.match(content, /"hash": "[0-9a-f]{64}"/, 'SHA-256 hashes on disk');
+  });
+});
+
+describe('streams opened with a token', () => {
+  /** A WebSocket subscription to /v1/events with `token`, and how it closed. */
+  // (Each returns an object: an async function's returned promise would be awaited in its place.)
+  async function eventsSocket(server: TestServer, token: string): Promise<{ closed: Promise<{ code: number; reason: string }> }> {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/v1/events`, ['lxss.events.v1', `lxss.token.${token}`]);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await once(socket, 'open');
+    return { closed };
+  }
+
+  /** A Server-Sent Events subscription with `token`; settles when the server ends the response. */
+  async function eventSource(server: TestServer, token: string): Promise<{ ended: Promise<void> }> {
+    const response = await new Promise<IncomingMessage>((resolve, reject) =>
+      httpGet(`${server.url}/v1/events`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } }, resolve).on(
+        'error',
+        reject,
+      ),
+    );
+    assert.equal(response.statusCode, 200);
+    response.resume();
+    return { ended: once(response, 'end').then(() => undefined) };
+  }
+
+  it('closes WebSockets (4401) and ends event streams when their token is revoked or expires', async (t) => {
+    if (!isRoot) return t.skip('needs root to create users and connect as them');
+    const server = await startServer(t);
+    const alice = await ensureUser('alice');
+    const mint = async (body: object) => (await curlLocalAs(alice, server.socketPath, 'POST', '/v1/tokens', body)).json as Minted;
+
+    const revoked = await mint({ label: 'revoked' });
+    const kept = await mint({ label: 'kept' });
+    const socketClosed = (await eventsSocket(server, revoked.token)).closed;
+    const sseEnded = (await eventSource(server, revoked.token)).ended;
+    const keptClosed = (await eventsSocket(server, kept.token)).closed;
+    const revoke = await curlLocalAs(alice, server.socketPath, 'DELETE', `/v1/tokens/${revoked.info.id}`);
+    assert.equal(revoke.status, 204);
+    const closed = await socketClosed;
+    assert.equal(closed.code, 4401);
+    assert.equal(JSON.parse(closed.reason).code, 'ERROR_NOT_AUTHENTICATED');
+    await sseEnded;
+
+    const expiring = await mint({ expiresInSeconds: 1 });
+    assert.equal((await (await eventsSocket(server, expiring.token)).closed).code, 4401, 'closed when the token expires');
+
+    // The other token's stream was untouched: it ends only when the service does.
+    await server.app.close();
+    assert.equal((await keptClosed).code, 1001);
   });
 });
 
