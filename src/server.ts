@@ -10,7 +10,7 @@ import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
 import { v1Routes } from './routes/index.js';
 import { buildValidator } from './routes/validation.js';
-import { chooseSubprotocol } from './routes/plugins/authenticate.js';
+import { chooseSubprotocol } from './routes/subprotocols.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
 import openapi from './routes/plugins/openapi.js';
 import problemDetails from './routes/plugins/problem-details.js';

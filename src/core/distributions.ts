@@ -176,6 +176,11 @@ export class Distributions {
     return this.registry.all().map((record) => this.view(record));
   }
 
+  /** The current name of distribution `id`, or undefined once it is unregistered. */
+  nameOf(id: string): string | undefined {
+    return this.registry.get(id)?.name;
+  }
+
   get(idOrName: string): DistributionView {
     return this.view(this.resolve(idOrName));
   }

@@ -46,6 +46,8 @@ export interface InstancesOptions {
   vmIdleTimeout: number;
   /** host folders to share, by name under the automount root (e.g. `home` → `/mnt/home`) */
   sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
+  /** a distribution's name now (it may be renamed while running); undefined once unregistered */
+  nameOf(distributionId: string): string | undefined;
   /** reads a file of a distribution as its root would (undefined when absent) */
   readDistroFile(basePath: string, path: string): Promise<string | undefined>;
   log(message: string, detail?: Record<string, unknown>): void;
@@ -350,7 +352,7 @@ export class Instances {
   private async view(instance: RunningInstance): Promise<InstanceView> {
     return {
       distributionId: instance.distribution.id,
-      name: instance.distribution.name,
+      name: this.options.nameOf(instance.distribution.id) ?? instance.distribution.name,
       state: 'Running',
       pid: instance.hv.pid,
       startedAt: instance.hv.startedAt.toISOString(),

@@ -107,24 +107,29 @@ export class ProcessEntry {
   private stdinOwner: object | null = null;
   private stdinClosed: boolean;
 
+  /** the terminal's size now (resizes included); null without a terminal */
+  tty: { cols: number; rows: number } | null;
+
   constructor(
     readonly distributionId: string,
-    readonly distribution: string,
+    /** the distribution's name now: it may be renamed while the process runs */
+    private readonly distributionName: () => string,
     readonly argv: string[],
     readonly user: PasswdEntry | null,
-    readonly tty: { cols: number; rows: number } | null,
+    tty: { cols: number; rows: number } | null,
     readonly stdinWanted: boolean,
     public hv: HvProcess | null,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.stdinClosed = !stdinWanted;
+    this.tty = tty;
   }
 
   view(): ProcessView {
     return {
       id: this.id,
       distributionId: this.distributionId,
-      distribution: this.distribution,
+      distribution: this.distributionName(),
       pid: this.hv?.pid ?? null,
       argv: [...this.argv],
       user: this.user?.name ?? null,
@@ -197,6 +202,7 @@ export class ProcessEntry {
     if (!this.tty || !this.hv) throw new LxssError('LXSSD_E_NOT_A_TERMINAL', 'the process has no terminal');
     if (this.status) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
     await this.hv.resize(cols, rows);
+    this.tty = { cols, rows };
   }
 }
 
@@ -240,7 +246,9 @@ export class Processes {
 
     const instance = this.instances.acquire(distribution.id);
     if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${distribution.name} stopped while the process was starting`);
-    const entry = new ProcessEntry(distribution.id, distribution.name, request.argv, user, tty, stdinWanted, null);
+    const { id: distributionId, name: nameAtStart } = distribution;
+    const currentName = (): string => this.distributions.nameOf(distributionId) ?? nameAtStart;
+    const entry = new ProcessEntry(distributionId, currentName, request.argv, user, tty, stdinWanted, null);
     let hv: HvProcess;
     try {
       hv = await instance.spawn({

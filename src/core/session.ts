@@ -131,6 +131,7 @@ export class UserSession {
         name: folder.name,
         hostPath: folder.hostPath === '~' ? account.home : folder.hostPath.replace(/^~\//, `${account.home}/`),
       })),
+      nameOf: (id) => distributions.nameOf(id),
       readDistroFile: (basePath, path) => files.readFile(uid, basePath, path),
       log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
     });

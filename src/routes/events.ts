@@ -14,6 +14,7 @@ import type { EventBus, EventStreamItem } from '../core/events.js';
 import { callerOf } from './caller.js';
 import { EventsPageSchema, EventsQuery } from './events.schemas.js';
 import { problemResponses } from './problem.schemas.js';
+import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds, whenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
 
@@ -166,6 +167,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     preHandler: async (request) => {
+      if (request.ws) pickSubprotocol(request, [EVENTS_PROTOCOL]);
       const session = app.lxss.sessionOf(callerOf(request));
       const { since, process: processId } = request.query as EventsQuery;
       let filter: Filter = () => true;

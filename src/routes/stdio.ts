@@ -14,6 +14,7 @@ import { type ProcessEntry, signalNumber } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
+import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
 
@@ -147,11 +148,12 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426. A frame the protocol does not ' +
         'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched.',
       params: ProcessParams,
-      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(404, 426) },
+      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(400, 404, 426) },
     },
     // Looked up before the upgrade, so an unknown or foreign process is a plain 404.
     preHandler: async (request) => {
       await entryOf(request);
+      if (request.ws) pickSubprotocol(request, [STDIO_PROTOCOL, TTY_PROTOCOL]);
     },
     handler: async () => {
       throw new LxssError('LXSSD_E_UPGRADE_REQUIRED', `connect with a WebSocket (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`);

@@ -50,7 +50,8 @@ export const TokenIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]
 export const TokenListQuery = Type.Object(
   {
     sid: Type.Optional(
-      Type.Union([SidSchema, Type.Literal('*')], {
+      Type.String({
+        pattern: '^(S-1-\\d{1,15}(-\\d{1,10}){1,15}|\\*)$',
         description: "root only: another SID's tokens, or `*` for everyone's (default: the caller's)",
       }),
     ),

@@ -80,7 +80,7 @@ describe('Origin guard', () => {
   it('refuses a WebSocket upgrade from a foreign Origin with 403 [S3]', async (t) => {
     const server = await startServer(t);
     const token = await rootToken(server);
-    const wsUrl = `ws://127.0.0.1:${server.port}/v1/session`;
+    const wsUrl = `ws://127.0.0.1:${server.port}/v1/events`;
     const foreign = await upgradeStatus(wsUrl, { origin: 'http://evil.example', protocols: [`lxss.token.${token}`] });
     assert.equal(foreign.status, 403);
     const sameHostOtherPort = await upgradeStatus(wsUrl, {
@@ -93,15 +93,30 @@ describe('Origin guard', () => {
   it('authenticates a WebSocket upgrade by the lxss.token subprotocol and never echoes it', async (t) => {
     const server = await startServer(t);
     const token = await rootToken(server);
-    const wsUrl = `ws://127.0.0.1:${server.port}/v1/session`;
+    const wsUrl = `ws://127.0.0.1:${server.port}/v1/events`;
     const origin = `http://localhost:${server.port}`;
 
     const anonymous = await upgradeStatus(wsUrl, { origin });
     assert.equal(anonymous.status, 401, 'no token');
-    const wrong = await upgradeStatus(wsUrl, { origin, protocols: ['lxss.stdio.v1', `lxss.token.${token}x`] });
+    const wrong = await upgradeStatus(wsUrl, { origin, protocols: ['lxss.events.v1', `lxss.token.${token}x`] });
     assert.equal(wrong.status, 401, 'wrong token');
-    const good = await upgradeStatus(wsUrl, { origin, protocols: ['lxss.stdio.v1', `lxss.token.${token}`] });
+    const good = await upgradeStatus(wsUrl, { origin, protocols: ['lxss.events.v1', `lxss.token.${token}`] });
     assert.equal(good.status, 101, 'token in subprotocol');
-    assert.equal(good.protocol, 'lxss.stdio.v1', 'the server picks the real protocol, not the token');
+    assert.equal(good.protocol, 'lxss.events.v1', 'the server picks the real protocol, not the token');
+  });
+
+  it('answers with a subprotocol the endpoint speaks, and refuses an offer of none of them with 400', async (t) => {
+    const server = await startServer(t);
+    const token = await rootToken(server);
+    const wsUrl = `ws://127.0.0.1:${server.port}/v1/events`;
+    const origin = `http://localhost:${server.port}`;
+    const tokenProtocol = `lxss.token.${token}`;
+
+    const picked = await upgradeStatus(wsUrl, { origin, protocols: ['chat', 'lxss.events.v1', tokenProtocol] });
+    assert.deepEqual(picked, { status: 101, protocol: 'lxss.events.v1' }, 'the one it speaks, whatever the order');
+    for (const protocols of [['chat'], ['lxss.stdio.v1']]) {
+      const refused = await upgradeStatus(wsUrl, { origin, protocols: [...protocols, tokenProtocol] });
+      assert.equal(refused.status, 400, `offered ${protocols.join(', ')}`);
+    }
   });
 });

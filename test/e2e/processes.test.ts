@@ -10,7 +10,7 @@ import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot } from '../helpers/users.js';
-import { attach, tokenOf } from '../helpers/process-client.js';
+import { attach, refusedUpgrade, tokenOf } from '../helpers/process-client.js';
 
 const json = (channel: number, value: unknown) => Buffer.concat([Buffer.of(channel), Buffer.from(JSON.stringify(value))]);
 
@@ -180,6 +180,8 @@ describe('process resources and /stdio', () => {
       assert.equal(reason.code, 'E_INVALIDARG', what);
       assert.match(reason.detail, detail, what);
     }
+    const url = `ws://127.0.0.1:${server.port}/v1/processes/${sleeper.body.id}/stdio`;
+    assert.equal(await refusedUpgrade(url, ['lxss.events.v1', `lxss.token.${token}`]), 400, 'a subprotocol /stdio does not speak');
     const still = await localRequest(server.socketPath, 'GET', `/v1/processes/${sleeper.body.id}`);
     assert.equal(still.body.state, 'running', 'no bad frame touched the process');
     const stdio = await attach(server, token, sleeper.body.id);
@@ -207,6 +209,15 @@ describe('process resources and /stdio', () => {
     assert.equal((await localRequest(server.socketPath, 'POST', `/v1/processes/${created.body.id}/resize`, { cols: 120, rows: 40 })).status, 204);
     tty.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('\r')]));
     await eventually(() => assert.match(tty.text(1), /40 120/), { what: 'the size after REST resize' });
+    const resized = await localRequest(server.socketPath, 'GET', `/v1/processes/${created.body.id}`);
+    assert.deepEqual(resized.body.tty, { cols: 120, rows: 40 }, 'the resource shows the size now');
+    const renamed = await localRequest(server.socketPath, 'PATCH', '/v1/distributions/bb', { name: 'renamed' });
+    assert.equal(renamed.status, 200);
+    const after = await localRequest(server.socketPath, 'GET', `/v1/processes/${created.body.id}`);
+    assert.equal(after.body.distribution, 'renamed', 'the process shows its distribution’s name now');
+    const instance = await localRequest(server.socketPath, 'GET', '/v1/distributions/renamed/instance');
+    assert.equal(instance.body.name, 'renamed', 'so does the instance');
+    assert.equal((await localRequest(server.socketPath, 'PATCH', '/v1/distributions/renamed', { name: 'bb' })).status, 200);
     tty.socket.send(json(4, { cols: 90, rows: 20 }));
     tty.socket.send(Buffer.concat([Buffer.of(0), Buffer.from('\r')]));
     await tty.closed;

@@ -29,12 +29,6 @@ function presentedToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** Picks the WebSocket subprotocol to answer with: never the one carrying the token. */
-export function chooseSubprotocol(offered: Set<string>): string | false {
-  for (const protocol of offered) if (!protocol.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) return protocol;
-  return false;
-}
-
 function identify(app: FastifyInstance, options: AuthenticateOptions, request: FastifyRequest): Caller {
   const peer = options.localPeerOf(request.raw.socket);
   if (peer) return app.lxss.localCaller(peer.uid);
