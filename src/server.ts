@@ -31,6 +31,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     schemaController: { compilersFactory: { buildValidator } },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed
+  // validation with a puzzling 400, and it is the type a web page may post cross-site without a preflight.
+  app.removeContentTypeParser('text/plain');
 
   const service = await LxssService.open(hv, config, (message, detail) => app.log.info(detail ?? {}, message));
   app.decorate('lxss', service);

@@ -124,6 +124,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'exportDistribution',
         tags: ['distributions'],
         summary: 'Stream the root filesystem as a tar, with owners as the distribution sees them',
+        description: 'As in WSL, a running instance is stopped first; the distribution is Exporting until the end.',
         params: DistroParams,
         querystring: ExportQuery,
         response: {

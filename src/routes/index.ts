@@ -6,6 +6,7 @@ import { eventRoutes } from './events.js';
 import { distributionRoutes } from './distributions.js';
 import { instanceRoutes } from './instances.js';
 import { mountRoutes } from './mounts.js';
+import { declareInputProblems } from './problem.schemas.js';
 import { processRoutes } from './processes.js';
 import { stdioRoutes } from './stdio.js';
 import { sessionRoutes } from './session.js';
@@ -15,6 +16,7 @@ import { versionRoutes } from './version.js';
 const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes, eventRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
+  app.addHook('onRoute', (route) => declareInputProblems(route.schema));
   await authenticate(app, options);
   for (const routes of ROUTES) await app.register(routes);
 };

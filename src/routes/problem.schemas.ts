@@ -47,6 +47,21 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
   return responses;
 }
 
+/**
+ * Declares the input errors a route's schema makes possible, so the document cannot forget them: 400 when
+ * anything is validated, 413 and 415 when a body is read. Runs for every route as it is added.
+ */
+export function declareInputProblems(schema: { params?: unknown; querystring?: unknown; body?: unknown; response?: unknown } | undefined): void {
+  if (schema?.response === undefined) return;
+  const response = schema.response as Record<number, TSchema>;
+  const statuses = [
+    ...(schema.params || schema.querystring || schema.body ? [400] : []),
+    ...(schema.body ? [413, 415] : []),
+  ].filter((status) => response[status] === undefined);
+  if (statuses.length === 0) return;
+  Object.assign(response, problemResponses(...statuses));
+}
+
 /** Problem responses for a route anyone may call (no authentication). */
 export function publicProblemResponses(...statuses: number[]): Record<number, TSchema> {
   const responses = problemResponses(...statuses);

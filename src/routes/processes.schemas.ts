@@ -22,6 +22,14 @@ const UserChoice = {
   uid: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967294 })),
 };
 
+/** Characters of stdin a run request may carry, and the body size that leaves room for them JSON-escaped. */
+export const RUN_STDIN_MAX = 16 * 1024 * 1024;
+export const RUN_BODY_LIMIT = 2 * RUN_STDIN_MAX + (1 << 20);
+
+const EXIT_CODE_MEANING =
+  'the program’s code; 128+N for signal N; 127 program not found; 126 not executable; ' +
+  '125 it could not be started as asked, e.g. a cwd that does not exist (`error` says why)';
+
 export const CreateProcessBody = Type.Object(
   {
     argv: Argv,
@@ -49,9 +57,7 @@ export const ProcessSchema = Type.Object(
     state: Type.Union([Type.Literal('running'), Type.Literal('exited')]),
     startedAt: Type.String({ format: 'date-time' }),
     exitedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    exitCode: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'the code; 128+N for signal N; 127 program not found; 126 not executable',
-    }),
+    exitCode: Type.Union([Type.Integer(), Type.Null()], { description: EXIT_CODE_MEANING }),
     signal: Type.Union([Type.Integer(), Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
   },
@@ -79,7 +85,12 @@ export const RunBody = Type.Object(
     cwd: Type.Optional(Cwd),
     env: Type.Optional(Env),
     ...UserChoice,
-    stdin: Type.Optional(Type.String({ maxLength: 16 * 1024 * 1024, description: 'written to stdin, then EOF' })),
+    stdin: Type.Optional(
+      Type.String({
+        maxLength: RUN_STDIN_MAX,
+        description: `written to stdin, then EOF; the whole request body may be at most ${RUN_BODY_LIMIT >> 20} MiB (413)`,
+      }),
+    ),
     timeoutMs: Type.Optional(
       Type.Integer({
         minimum: 1,
@@ -105,14 +116,14 @@ export const RunQuery = Type.Object(
 export const RunResultSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
-    exitCode: Type.Integer(),
+    exitCode: Type.Integer({ description: EXIT_CODE_MEANING }),
     signal: Type.Union([Type.Integer(), Type.Null()]),
     stdout: Type.String(),
     stderr: Type.String(),
     encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
     truncated: Type.Boolean({ description: 'some output was over maxOutputBytes and left out' }),
     timedOut: Type.Boolean({ description: 'the deadline came before the process exited and its output closed' }),
-    error: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
   },
   { additionalProperties: false },
 );

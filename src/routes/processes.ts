@@ -13,6 +13,7 @@ import {
   ProcessParams,
   ProcessSchema,
   ResizeBody,
+  RUN_BODY_LIMIT,
   RunBody,
   RunQuery,
   RunResultSchema,
@@ -141,6 +142,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/distributions/:distro/run',
     {
+      // Room for the schema's 16 MiB of stdin once it is JSON-escaped.
+      bodyLimit: RUN_BODY_LIMIT,
       schema: {
         operationId: 'runProcess',
         tags: ['processes'],

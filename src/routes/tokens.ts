@@ -10,6 +10,10 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/tokens',
     {
+      // Every field is optional, so `curl -X POST` with no body at all mints a token with the defaults.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         operationId: 'mintToken',
         tags: ['tokens'],

@@ -6,7 +6,17 @@ import { publicProblemResponses } from './problem.schemas.js';
 import { VersionSchema } from './version.schemas.js';
 
 /** What this build of the API offers; grows as resources land. */
-export const CAPABILITIES = ['sid-tokens', 'sessions', 'distributions'] as const;
+export const CAPABILITIES = [
+  'sid-tokens',
+  'sessions',
+  'distributions',
+  'instances',
+  'mounts',
+  'processes',
+  'process-stdio-websocket',
+  'events-sse',
+  'events-websocket',
+] as const;
 
 export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(

@@ -31,6 +31,23 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('declares 400 wherever input is validated, and 413 and 415 wherever a body is read', async (t) => {
+    const server = await startServer(t);
+    const document = (await request(server.url).get('/openapi.json')).body;
+    type Operation = { parameters?: unknown[]; requestBody?: unknown; responses: Record<string, unknown> };
+    for (const [path, item] of Object.entries<Record<string, Operation>>(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const validated = (operation.parameters?.length ?? 0) > 0 || operation.requestBody !== undefined;
+        if (validated) assert.ok(operation.responses['400'], `${where} declares 400`);
+        if (operation.requestBody) {
+          assert.ok(operation.responses['413'], `${where} declares 413`);
+          assert.ok(operation.responses['415'], `${where} declares 415`);
+        }
+      }
+    }
+  });
+
   it('serves Swagger UI at /docs', async (t) => {
     const server = await startServer(t);
     const response = await request(server.url).get('/docs/');

@@ -16,7 +16,9 @@ describe('GET /v1/version', () => {
     assert.equal(response.body.apiVersion, 'v1');
     assert.equal(response.body.platform, 'linux');
     assert.equal(response.body.backend, 'linux-namespaces');
-    assert.ok(response.body.capabilities.includes('sid-tokens'));
+    for (const capability of ['sid-tokens', 'distributions', 'instances', 'mounts', 'processes', 'events-sse']) {
+      assert.ok(response.body.capabilities.includes(capability), capability);
+    }
   });
 });
 
@@ -69,6 +71,23 @@ describe('problem details', () => {
     assert.equal(malformed.status, 400, 'empty JSON body');
     const listed = await localRequest(server.socketPath, 'GET', '/v1/tokens');
     assert.deepEqual(listed.body.tokens, [], 'no token was minted by any bad request');
+  });
+
+  it('takes JSON bodies as application/json only (415 naming what was sent), and a bodiless mint as {}', async (t) => {
+    const server = await startServer(t);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const response = await localRequest(server.socketPath, 'POST', '/v1/tokens', {}, { 'content-type': type });
+      assert.equal(response.status, 415, type);
+      assert.equal(response.body.code, 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE', type);
+      assert.ok(response.body.detail.includes(type), `${type}: the detail names it`);
+      assert.ok(response.body.detail.includes('application/json'), `${type}: the detail names what is taken`);
+    }
+    assert.deepEqual((await localRequest(server.socketPath, 'GET', '/v1/tokens')).body.tokens, [], 'nothing minted');
+
+    const bare = await localRequest(server.socketPath, 'POST', '/v1/tokens');
+    assert.equal(bare.status, 201, 'curl -X POST with no body mints with the defaults');
+    assert.equal(bare.body.info.label, null);
+    assert.equal(bare.body.info.expiresAt, null);
   });
 
   it('answers an unknown route with 404 problem+json', async (t) => {

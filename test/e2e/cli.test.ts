@@ -16,7 +16,8 @@ const run = promisify(execFile);
 async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': the process can be gone before its stderr has been read to the end.
+  const [code] = (await once(child, 'close')) as [number | null];
   return { code, stderr };
 }
 

@@ -278,7 +278,7 @@ function userCaller(t: TestContext, user: TestUser, children: ChildProcess[]): C
       let stderr = '';
       curl.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       curl.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const [code] = (await once(curl, 'exit')) as [number | null];
+      const [code] = (await once(curl, 'close')) as [number | null];
       await fed;
       if (code !== 0) throw new Error(`curl as ${user.name} failed (${code}): ${stderr}`);
       const cut = stdout.lastIndexOf('\n');

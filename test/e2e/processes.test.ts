@@ -1,6 +1,8 @@
 // Processes as resources (WSL's CreateLxProcess): run to completion, stdio and terminals over WebSockets,
 // signals, resize, missing programs and users, and who may see what.
 
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LxssEvent } from '../../src/core/events.js';
@@ -8,7 +10,7 @@ import { eventually } from '../helpers/eventually.js';
 import { importAs, readableArchive as archive, usersWithBusybox } from '../helpers/distros.js';
 import { localRequest } from '../helpers/local-client.js';
 import { busyboxRootfsTar, debianMinbaseTar } from '../helpers/rootfs.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { sharedTempDir, startServer, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot } from '../helpers/users.js';
 import { attach, refusedUpgrade, tokenOf } from '../helpers/process-client.js';
 
@@ -51,6 +53,21 @@ describe('POST /v1/distributions/{distro}/run', () => {
     assert.equal((await run({ argv: ['id', '-u'], user: 'alice' })).stdout, '1000\n');
     assert.equal((await run({ argv: ['pwd'], user: 'alice' })).stdout, '/home/alice\n', 'cwd defaults to the home');
     assert.equal((await run({ argv: ['cat'], stdin: 'fed through stdin' })).stdout, 'fed through stdin');
+    // More stdin than the 1 MiB a JSON body may otherwise hold; too big a body is a 413, not a cut.
+    const bodies = await sharedTempDir('lxssd-run-body-');
+    t.after(() => rm(bodies, { recursive: true, force: true }));
+    const postFile = async (name: string, body: object) => {
+      await writeFile(join(bodies, name), JSON.stringify(body));
+      return curlLocalAs(alice, server.socketPath, 'POST', '/v1/distributions/bb/run', undefined, {
+        upload: { file: join(bodies, name), contentType: 'application/json' },
+      });
+    };
+    const big = await postFile('big.json', { argv: ['wc', '-c'], stdin: 'x'.repeat(3 << 20) });
+    assert.equal(big.status, 200, JSON.stringify(big.json));
+    assert.equal(Number((big.json as { stdout: string }).stdout.trim()), 3 << 20, '3 MiB of stdin arrive whole');
+    const huge = await postFile('huge.json', { argv: ['wc', '-c'], stdin: '\u0001'.repeat(6 << 20) });
+    assert.equal(huge.status, 413, 'a body over the limit');
+    assert.equal((huge.json as { code: string }).code, 'LXSSD_E_PAYLOAD_TOO_LARGE');
 
     const slow = await run({ argv: ['sleep', '30'], timeoutMs: 300 });
     assert.deepEqual([slow.timedOut, slow.signal, slow.exitCode], [true, 9, 137], 'killed at the timeout');

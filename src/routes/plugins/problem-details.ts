@@ -29,6 +29,14 @@ function validationProblem(error: FastifyError, reply: FastifyReply) {
   return problem(reply, 'E_INVALIDARG', detail, { errors });
 }
 
+/** Names the type that was sent and the ones the route takes (a body schema keyed by media type, else JSON). */
+function unsupportedMediaDetail(request: FastifyRequest): string {
+  const sent = request.headers['content-type'] ?? 'none';
+  const body = request.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
+  const accepted = body?.content ? Object.keys(body.content) : ['application/json'];
+  return `a body of type ${sent} is not accepted here; send ${accepted.join(' or ')}`;
+}
+
 function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof LxssError) {
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
@@ -39,7 +47,7 @@ function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyR
     case 413:
       return problem(reply, 'LXSSD_E_PAYLOAD_TOO_LARGE', error.message);
     case 415:
-      return problem(reply, 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE', error.message);
+      return problem(reply, 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE', unsupportedMediaDetail(request));
     case 503:
       return problem(reply, 'LXSSD_E_SHUTTING_DOWN', error.message);
   }
