@@ -154,12 +154,13 @@ export class ProcessEntry {
     this.resolveDone(status);
   }
 
-  /** Makes `owner` the one stdin writer; false when another client holds it or stdin is closed. */
-  claimStdin(owner: object): boolean {
-    if (this.stdinClosed || this.status) return false;
-    if (this.stdinOwner !== null && this.stdinOwner !== owner) return false;
+  /** Makes `owner` the one stdin writer, or says why it cannot be. */
+  private claimStdin(owner: object): StdinRefusal | undefined {
+    if (this.status) return 'exited';
+    if (this.stdinClosed) return 'closed';
+    if (this.stdinOwner !== null && this.stdinOwner !== owner) return 'taken';
     this.stdinOwner = owner;
-    return true;
+    return undefined;
   }
 
   releaseStdin(owner: object): void {
@@ -168,7 +169,8 @@ export class ProcessEntry {
 
   /** Writes to stdin, resolving when the process has taken it (so a slow reader of stdin slows the writer). */
   async writeStdin(owner: object, data: Buffer | string): Promise<void> {
-    if (!this.claimStdin(owner)) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'stdin is closed or another client writes it');
+    const refusal = this.claimStdin(owner);
+    if (refusal) throw new StdinRefused(refusal);
     const sink = this.hv?.stdin ?? this.hv?.terminal;
     if (!sink || sink.destroyed) return;
     if (!sink.write(data)) {
@@ -186,7 +188,7 @@ export class ProcessEntry {
 
   /** Stdin EOF (a terminal has no EOF of its own: it gets ^D). */
   closeStdin(owner: object | null): void {
-    if (owner !== null && !this.claimStdin(owner)) return;
+    if (owner !== null && this.claimStdin(owner)) return;
     if (this.stdinClosed) return;
     this.stdinClosed = true;
     if (this.hv?.stdin) this.hv.stdin.end();
@@ -203,6 +205,24 @@ export class ProcessEntry {
     if (this.status) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
     await this.hv.resize(cols, rows);
     this.tty = { cols, rows };
+  }
+}
+
+type StdinRefusal = 'exited' | 'closed' | 'taken';
+
+const STDIN_REFUSALS: Record<StdinRefusal, string> = {
+  exited: 'the process has exited',
+  closed: 'stdin is closed (the process was started without stdin, or it was closed)',
+  taken: 'another client writes this process’s stdin; one writer at a time',
+};
+
+/** A stdin write the process cannot take; `reason` tells a late write (exited) from a client's mistake. */
+export class StdinRefused extends LxssError {
+  readonly reason: StdinRefusal;
+
+  constructor(reason: StdinRefusal) {
+    super('E_ILLEGAL_STATE_CHANGE', STDIN_REFUSALS[reason]);
+    this.reason = reason;
   }
 }
 

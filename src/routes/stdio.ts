@@ -3,14 +3,15 @@
 //     after the last output byte, then a normal close), 4 resize (JSON), 5 signal (JSON), 255 close a channel
 //     (second byte: the channel; 0 is stdin EOF).
 //   lxss.tty.v1 — raw terminal bytes both ways (text or binary frames in), the exit code in the close reason.
-// Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin.
+// Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin,
+// and another client's stdin is refused with a close code, never dropped unseen.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { LxssError } from '../core/errors.js';
-import { type ProcessEntry, signalNumber } from '../core/processes.js';
+import { type ProcessEntry, signalNumber, StdinRefused } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
@@ -22,6 +23,10 @@ export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
 /** Close code for a frame that breaks the protocol (RFC 6455: data inconsistent with the message type). */
 const INVALID_FRAME = 1007;
+/** Close code for stdin this client may not write (another client writes it, or it is closed): 409's kin. */
+const STDIN_REFUSED = 4409;
+/** Close code for a failure of ours (RFC 6455: internal error). */
+const INTERNAL_ERROR = 1011;
 /** Output bytes handed to a client's socket but not yet taken by it, before the pump waits. */
 const OUTPUT_HIGH_WATER = 1 << 20;
 
@@ -51,18 +56,24 @@ function parseJson(frame: Buffer): unknown {
   }
 }
 
+/** Stdin that arrives after the process exited is dropped; stdin the client may not write throws. */
+function dropLateStdin(error: unknown): void {
+  if (error instanceof StdinRefused && error.reason !== 'exited') throw error;
+}
+
 /**
  * Client → server frames; each is handled in order (stdin writes wait for the process to take them).
- * A frame that breaks the protocol throws; one the process can no longer act on (it exited) is dropped.
+ * A frame that breaks the protocol, or stdin this client may not write, throws; a frame the process can no
+ * longer act on (it exited) is dropped.
  */
 async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | 'tty', data: Buffer): Promise<void> {
   if (mode === 'tty') {
-    await entry.writeStdin(owner, data).catch(() => undefined);
+    await entry.writeStdin(owner, data).catch(dropLateStdin);
     return;
   }
   switch (data[0]) {
     case Channel.Stdin:
-      await entry.writeStdin(owner, data.subarray(1)).catch(() => undefined);
+      await entry.writeStdin(owner, data.subarray(1)).catch(dropLateStdin);
       return;
     case Channel.Resize: {
       const size = parseJson(data);
@@ -86,13 +97,15 @@ async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | '
   }
 }
 
-/** The close reason is JSON a client can parse, kept within the 123 bytes a close frame allows. */
-function closeInvalid(socket: WebSocket, error: unknown): void {
-  const detail = error instanceof LxssError ? error.detail : 'invalid frame';
-  const reason = (text: string) => JSON.stringify({ code: 'E_INVALIDARG', detail: text });
-  let text = detail;
+/** Ends the socket for a frame it should not have sent; the reason is JSON a client can parse, within 123 bytes. */
+function closeRefused(socket: WebSocket, error: unknown): void {
+  const known = error instanceof LxssError;
+  const code = known ? error.code : 'E_UNEXPECTED';
+  const closeCode = error instanceof StdinRefused ? STDIN_REFUSED : code === 'E_INVALIDARG' ? INVALID_FRAME : INTERNAL_ERROR;
+  const reason = (text: string) => JSON.stringify({ code, detail: text });
+  let text = known ? error.detail : 'internal error; see the service log';
   while (Buffer.byteLength(reason(text)) > 123) text = text.slice(0, -1);
-  socket.close(INVALID_FRAME, reason(text));
+  socket.close(closeCode, reason(text));
 }
 
 async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' | 'tty'): Promise<void> {
@@ -146,7 +159,8 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         '3 exit status JSON then close, 4 resize JSON, 5 signal JSON, 255 close channel) or ' +
         `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Output from before you attach comes first. ` +
         'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426. A frame the protocol does not ' +
-        'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched.',
+        'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched. One client ' +
+        `at a time writes stdin: stdin from another, or to a process without stdin, closes with ${STDIN_REFUSED}.`,
       params: ProcessParams,
       response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(400, 404, 426) },
     },
@@ -171,7 +185,10 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (pending > 8) socket.pause();
         queue = queue
           .then(() => (socket.readyState === socket.OPEN ? handleFrame(entry, owner, mode, frame) : undefined))
-          .catch((error: unknown) => closeInvalid(socket, error))
+          .catch((error: unknown) => {
+            if (!(error instanceof LxssError)) request.log.error({ err: error }, 'stdio frame failed');
+            closeRefused(socket, error);
+          })
           .finally(() => {
             pending--;
             if (pending <= 8) socket.resume();

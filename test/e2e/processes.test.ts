@@ -207,6 +207,38 @@ describe('process resources and /stdio', () => {
     assert.deepEqual(JSON.parse(stdio.frames.at(-1)!.data.toString()), { exitCode: 143, signal: 15 });
   });
 
+  it('refuses stdin from a second writer, or to a process without stdin, with 4409, and loses nothing the writer sent', async (t) => {
+    if (!isRoot) return t.skip('needs root for users and namespaces');
+    const server = await startServer(t);
+    await importAs(await ensureUser('root'), server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+    const token = await tokenOf(server);
+    const stdin = (text: string) => Buffer.concat([Buffer.of(0), Buffer.from(text)]);
+
+    const cat = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['cat'], stdin: true });
+    const writer = await attach(server, token, cat.body.id);
+    writer.socket.send(stdin('one\n'));
+    await eventually(() => assert.equal(writer.text(1), 'one\n'));
+    const second = await attach(server, token, cat.body.id);
+    second.socket.send(stdin('two\n'));
+    const refused = await second.closed;
+    assert.equal(refused.code, 4409, 'a second writer is told, not ignored');
+    assert.equal(JSON.parse(refused.reason).code, 'E_ILLEGAL_STATE_CHANGE');
+    assert.match(JSON.parse(refused.reason).detail, /another client writes/);
+    writer.socket.send(stdin('three\n'));
+    writer.socket.send(Buffer.of(255, 0));
+    assert.deepEqual(await writer.closed, { code: 1000, reason: 'exited' });
+    assert.equal(writer.text(1), 'one\nthree\n', 'the writer’s stdin went through whole; the refused one not at all');
+
+    const sleeper = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1000'] });
+    const reader = await attach(server, token, sleeper.body.id);
+    reader.socket.send(stdin('lost?'));
+    const noStdin = await reader.closed;
+    assert.equal(noStdin.code, 4409, 'stdin to a process started without it');
+    assert.match(JSON.parse(noStdin.reason).detail, /stdin is closed/);
+    const still = await localRequest(server.socketPath, 'GET', `/v1/processes/${sleeper.body.id}`);
+    assert.equal(still.body.state, 'running');
+  });
+
   it('gives a tty process the requested size and resizes it by REST and by channel 4', async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
     const server = await startServer(t);
