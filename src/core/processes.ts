@@ -61,6 +61,8 @@ export interface ProcessView {
 
 /** What a process whose end we could not learn (its instance died) is reported as. */
 const KILLED: ExitStatus = { exitCode: 128 + 9, signal: 9 };
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
 
 export interface ProcessesOptions {
   retentionMs: number;
@@ -87,10 +89,19 @@ export function signalNumber(signal: string | number): number {
     if (Number.isInteger(signal) && signal > 0 && signal < 65) return signal;
   } else {
     const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-    const number = (osConstants.signals as Record<string, number>)[name];
+    const number = (osConstants.signals as Record<string, number>)[name] ?? realTimeSignal(name);
     if (number !== undefined) return number;
   }
   throw new LxssError('E_INVALIDARG', `"${signal}" is not a signal`);
+}
+
+/** SIGRTMIN, SIGRTMIN+N, SIGRTMAX-N as `kill -l` names them; glibc keeps 32 and 33, so SIGRTMIN is 34. */
+function realTimeSignal(name: string): number | undefined {
+  const match = /^SIGRT(MIN|MAX)(?:([+-])(\d{1,2}))?$/.exec(name);
+  if (!match) return undefined;
+  const offset = Number(match[3] ?? 0) * (match[2] === '-' ? -1 : 1);
+  const number = (match[1] === 'MIN' ? SIGRTMIN : SIGRTMAX) + offset;
+  return number >= SIGRTMIN && number <= SIGRTMAX ? number : undefined;
 }
 
 /** A running or exited process and everything a client may attach to. */

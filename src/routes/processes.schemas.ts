@@ -71,7 +71,7 @@ export const ProcessParams = Type.Object({ id: Type.String({ format: 'uuid' }) }
 export const SignalBody = Type.Object(
   {
     signal: Type.Union([Type.String({ pattern: '^(SIG)?[A-Z0-9+-]{2,12}$' }), Type.Integer({ minimum: 1, maximum: 64 })], {
-      description: 'a name (SIGTERM, TERM) or a number',
+      description: 'a name (SIGTERM, TERM, SIGRTMIN+2 as glibc numbers them) or a number',
     }),
   },
   { additionalProperties: false },
