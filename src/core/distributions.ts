@@ -194,8 +194,10 @@ export class Distributions {
 
   async setDefault(idOrName: string): Promise<DistributionView> {
     const record = this.resolve(idOrName);
-    if (this.stateOf(record) !== 'Installed' && this.stateOf(record) !== 'Running') {
-      throw new LxssError('WSL_E_DISTRO_NOT_FOUND', `${record.name} is ${this.stateOf(record)}, not installed`);
+    // Exporting and converting distributions are installed; one still arriving or going away is not.
+    const state = this.stateOf(record);
+    if (state === 'Installing' || state === 'Uninstalling') {
+      throw new LxssError('E_ILLEGAL_STATE_CHANGE', `${record.name} is ${state}; try again when it is done`);
     }
     if (this.registry.defaultDistribution !== record.id) {
       await this.registry.setDefault(record.id);

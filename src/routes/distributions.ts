@@ -183,7 +183,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'Make a distribution the default',
         body: SetDefaultBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404) },
+        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409) },
       },
     },
     async (request) => (await distributionsOf(app, request)).setDefault(request.body.distro),

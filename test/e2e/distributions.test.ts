@@ -350,6 +350,8 @@ describe('POST /v1/distributions (import)', () => {
     assert.equal(asAlice.status, 404, 'invisible to another user');
     const patch = await localRequest(server.socketPath, 'PATCH', '/v1/distributions/slow', { defaultUid: 5 });
     assert.equal(patch.status, 409, 'cannot configure while installing');
+    const makeDefault = await localRequest(server.socketPath, 'PUT', '/v1/default-distribution', { distro: 'slow' });
+    assert.deepEqual([makeDefault.status, makeDefault.body.code], [409, 'E_ILLEGAL_STATE_CHANGE'], 'nor make it the default');
 
     upload.write(Buffer.alloc(1024 * 1024 - 64 * 1024));
     upload.end(Buffer.alloc(1024));
