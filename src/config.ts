@@ -28,6 +28,8 @@ export const ConfigSchema = Type.Object(
     maxImportBytes: Type.Integer({ minimum: 1 }),
     /** how long an exited process stays listed, ms */
     processRetentionMs: Type.Integer({ minimum: 0 }),
+    /** running processes one user may have at once (each holds descriptors and up to 1 MiB of unread output) */
+    maxProcesses: Type.Integer({ minimum: 1 }),
     /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
     sharedFolders: Type.Array(
       Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
@@ -67,6 +69,7 @@ const FILE_KEYS = {
   'lxssd.authFailureWindowMs': 'authFailureWindowMs',
   'lxssd.maxImportBytes': 'maxImportBytes',
   'lxssd.processRetentionMs': 'processRetentionMs',
+  'lxssd.maxProcesses': 'maxProcesses',
   'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
@@ -177,6 +180,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
     processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
+    maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];

@@ -19,6 +19,7 @@ export const ERROR_TABLE = {
   LXSSD_E_NOT_RUNNING: { status: 404, title: 'The distribution is not running' },
   WSL_E_DISTRO_NOT_STOPPED: { status: 409, title: 'The distribution must be stopped first' },
   LXSSD_E_NOT_A_TERMINAL: { status: 409, title: 'The process has no terminal' },
+  LXSSD_E_PROCESS_LIMIT: { status: 409, title: 'Too many running processes' },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_UPGRADE_REQUIRED: { status: 426, title: 'Connect with a WebSocket' },
   LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
@@ -27,6 +28,7 @@ export const ERROR_TABLE = {
   WSL_E_EXPORT_FAILED: { status: 500, title: 'The distribution could not be exported' },
   ERROR_DISK_FULL: { status: 507, title: 'There is not enough space on the disk' },
   LXSSD_E_SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
+  LXSSD_E_OUT_OF_RESOURCES: { status: 503, title: 'The service is out of resources' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -66,6 +66,8 @@ const SIGRTMAX = 64;
 
 export interface ProcessesOptions {
   retentionMs: number;
+  /** running processes a session may have; exited ones give way, oldest first, to keep the list this long */
+  maxProcesses: number;
 }
 
 interface PasswdEntry {
@@ -239,6 +241,8 @@ export class StdinRefused extends LxssError {
 
 export class Processes {
   private readonly entries = new Map<string, ProcessEntry>();
+  /** creations past the limit check and not yet listed: they count as running */
+  private starting = 0;
   private readonly passwdCache = new Map<string, PasswdEntry[]>();
 
   constructor(
@@ -267,6 +271,19 @@ export class Processes {
       throw new LxssError('E_INVALIDARG', 'give user or uid, not both');
     }
     if (request.argv[0] === '') throw new LxssError('E_INVALIDARG', 'argv[0] must name a program');
+    const running = this.runningCount();
+    if (running >= this.options.maxProcesses) {
+      throw new LxssError('LXSSD_E_PROCESS_LIMIT', `you have ${running} processes running, the most allowed (maxProcesses); end some first`);
+    }
+    this.starting++;
+    try {
+      return await this.start(idOrName, request);
+    } finally {
+      this.starting--;
+    }
+  }
+
+  private async start(idOrName: string, request: CreateProcessRequest): Promise<ProcessEntry> {
     const distribution = this.distributions.startable(idOrName);
     const record = this.distributions.get(distribution.id);
     await this.instances.start(distribution);
@@ -293,6 +310,9 @@ export class Processes {
       this.instances.release(distribution.id);
       if (error instanceof HvError && error.kind === 'user-not-found') {
         throw new LxssError('WSL_E_USER_NOT_FOUND', error.message);
+      }
+      if (error instanceof HvError && error.kind === 'out-of-resources') {
+        throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again when other processes have ended`);
       }
       if (error instanceof HvError && error.kind === 'launch-failed') {
         // It never ran: the resource says so, with the shell's exit code for it, rather than an HTTP error.
@@ -385,8 +405,19 @@ export class Processes {
     this.entries.delete(id);
   }
 
+  private runningCount(): number {
+    let running = this.starting;
+    for (const entry of this.entries.values()) if (!entry.status) running++;
+    return running;
+  }
+
+  /** Lists it; exited processes give way, oldest first, so the list never holds more than maxProcesses. */
   private remember(entry: ProcessEntry): void {
     this.entries.set(entry.id, entry);
+    for (const [id, other] of this.entries) {
+      if (this.entries.size <= this.options.maxProcesses) break;
+      if (other.status) this.entries.delete(id);
+    }
   }
 
   private watch(entry: ProcessEntry, hv: HvProcess): void {

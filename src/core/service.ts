@@ -18,6 +18,7 @@ export interface ServiceOptions {
   readonly vmIdleTimeout: number;
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   readonly processRetentionMs: number;
+  readonly maxProcesses: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
@@ -51,6 +52,7 @@ export class LxssService {
       vmIdleTimeout: options.vmIdleTimeout,
       sharedFolders: options.sharedFolders,
       processRetentionMs: options.processRetentionMs,
+      maxProcesses: options.maxProcesses,
       log,
     });
     this.authLimiter = new AuthFailureLimiter({

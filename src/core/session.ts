@@ -39,6 +39,8 @@ export interface SessionContext {
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   /** how long an exited process stays listed */
   readonly processRetentionMs: number;
+  /** running processes a user may have at once */
+  readonly maxProcesses: number;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -144,7 +146,7 @@ export class UserSession {
       instances,
       this.events,
       (basePath, path) => files.readFile(uid, basePath, path),
-      { retentionMs: this.context.processRetentionMs },
+      { retentionMs: this.context.processRetentionMs, maxProcesses: this.context.maxProcesses },
     );
     return { distributions, instances, processes };
   }

@@ -17,6 +17,8 @@ export type HvErrorKind =
   | 'missing-tool'
   /** a process was to run as a user the distribution does not have */
   | 'user-not-found'
+  /** the host ran out of what a launch needs (descriptors, memory, processes); trying later may work */
+  | 'out-of-resources'
   /** a process could not be started (program missing, not executable, ...); `exitCode` as a shell would say */
   | 'launch-failed'
   | 'failed';

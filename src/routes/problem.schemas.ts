@@ -31,6 +31,7 @@ const DESCRIPTIONS: Record<number, string> = {
   426: 'Upgrade to a WebSocket',
   429: 'Too many failed authentications from this address',
   500: 'Internal error',
+  503: 'The service is shutting down or out of resources; try again later',
   507: 'The disk is full',
 };
 

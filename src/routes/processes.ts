@@ -32,7 +32,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Start a process (and the distribution if it is not running); attach to /v1/processes/{id}/stdio',
         params: DistroParams,
         body: CreateProcessBody,
-        response: { 201: ProcessSchema, ...problemResponses(400, 404, 409) },
+        response: { 201: ProcessSchema, ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -151,7 +151,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: DistroParams,
         querystring: RunQuery,
         body: RunBody,
-        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409) },
+        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request) => {

@@ -31,6 +31,7 @@ describe('resolveConfig', () => {
     assert.deepEqual(resolveConfig(base).listen, { host: '127.0.0.1', port: 7071 });
     assert.equal(resolveConfig(base).instanceIdleTimeout, 15000);
     assert.equal(resolveConfig(base).vmIdleTimeout, 60000);
+    assert.equal(resolveConfig(base).maxProcesses, 512);
   });
 
   it('reads WSL-style keys from the INI file; variables override the file, flags override both', () => {
@@ -40,6 +41,7 @@ describe('resolveConfig', () => {
     assert.equal(fromFile.stateDir, '/srv/lxssd');
     assert.equal(fromFile.instanceIdleTimeout, -1);
     assert.equal(fromFile.vmIdleTimeout, 5);
+    assert.equal(resolveConfig({ ...base, fileText: '[lxssd]\nmaxProcesses = 8\n' }).maxProcesses, 8);
     const fromEnv = resolveConfig({ ...base, fileText, env: { LXSSD_LISTEN: '127.0.0.1:2000' } });
     assert.equal(fromEnv.listen.port, 2000);
     const fromFlags = resolveConfig({ ...base, fileText, env: { LXSSD_LISTEN: '127.0.0.1:2000' }, flags: { listen: '127.0.0.1:3000' } });
@@ -52,5 +54,6 @@ describe('resolveConfig', () => {
     assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nlistne=1\n' }), /unknown setting \[lxssd\] listne/);
     assert.throws(() => resolveConfig({ ...base, fileText: '[wsl2]\nvmIdleTimeout=soon\n' }), /vmIdleTimeout must be an integer/);
     assert.throws(() => resolveConfig({ ...base, flags: { logLevel: 'loud' } }), /logLevel/);
+    assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nmaxProcesses=0\n' }), /maxProcesses/);
   });
 });

@@ -227,16 +227,32 @@ export function pipe(): { read: number; write: number } {
  * `new net.Socket({ fd, readable, writable })`. All are close-on-exec.
  */
 export function stdioPair(kind: 'socket' | 'pipe' = 'pipe'): { child: [number, number, number]; local: [number, number, number] } {
-  if (kind === 'socket') {
-    const [a0, b0] = socketPair();
-    const [a1, b1] = socketPair();
-    const [a2, b2] = socketPair();
-    return { child: [a0, a1, a2], local: [b0, b1, b2] };
+  // Out of descriptors, the second or third call fails: what the calls before it made is closed, not leaked.
+  const made: number[] = [];
+  const kept = (fds: [number, number]): [number, number] => {
+    made.push(...fds);
+    return fds;
+  };
+  try {
+    if (kind === 'socket') {
+      const [a0, b0] = kept(socketPair());
+      const [a1, b1] = kept(socketPair());
+      const [a2, b2] = kept(socketPair());
+      return { child: [a0, a1, a2], local: [b0, b1, b2] };
+    }
+    const pipeEnds = () => {
+      const ends = pipe();
+      kept([ends.read, ends.write]);
+      return ends;
+    };
+    const stdin = pipeEnds();
+    const stdout = pipeEnds();
+    const stderr = pipeEnds();
+    return { child: [stdin.read, stdout.write, stderr.write], local: [stdin.write, stdout.read, stderr.read] };
+  } catch (error) {
+    closeAll(made);
+    throw error;
   }
-  const stdin = pipe();
-  const stdout = pipe();
-  const stderr = pipe();
-  return { child: [stdin.read, stdout.write, stderr.write], local: [stdin.write, stdout.read, stderr.read] };
 }
 
 const SYS_OPEN_TREE: Partial<Record<string, number>> = { x64: 428, arm64: 428, riscv64: 428, ppc64: 428, s390x: 428 };

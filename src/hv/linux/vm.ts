@@ -13,7 +13,7 @@ import { ReadStream } from 'node:tty';
 import { HvError } from '../errors.js';
 import type { ExitStatus, HvInstance, HvProcess, HvVm, InstanceSpec, LaunchSpec, SharedFolder } from '../types.js';
 import type { LinuxDistroFiles } from './distro-files.js';
-import { closeAll, detachedMountTree, stdioPair } from './fd-passing.js';
+import { closeAll, detachedMountTree, FdPassingError, stdioPair } from './fd-passing.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
 
@@ -23,6 +23,8 @@ const TERMINATE_GRACE_MS = 2000;
 // Linux open(2) flags Node's fs.constants lacks.
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
+/** errno names that mean the service (or the host) is out of descriptors or memory, not that the request is wrong */
+const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
 
 /** Keeps the last few KiB a helper printed, for the error when it fails. */
 function stderrTail(child: ChildProcess): () => string {
@@ -206,6 +208,9 @@ class LinuxInstance implements HvInstance {
     } catch (error) {
       if (error instanceof LaunchError) {
         throw new HvError(error.exitCode === 67 ? 'user-not-found' : 'launch-failed', error.message, error.exitCode);
+      }
+      if (error instanceof FdPassingError && OUT_OF_RESOURCES.has(error.code)) {
+        throw new HvError('out-of-resources', `the service cannot make the process's stdio: ${error.message}`);
       }
       throw error;
     }

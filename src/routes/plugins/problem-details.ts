@@ -40,7 +40,8 @@ function unsupportedMediaDetail(request: FastifyRequest): string {
 function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof LxssError) {
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
-    return problem(reply, error.code, error.status >= 500 ? 'internal error; see the service log' : error.detail, error.extra);
+    // A 500 is a failure of ours whose detail may hold internals; 503 and 507 details are written for the caller.
+    return problem(reply, error.code, error.status === 500 ? 'internal error; see the service log' : error.detail, error.extra);
   }
   if (error.validation) return validationProblem(error, reply);
   switch (error.statusCode) {
