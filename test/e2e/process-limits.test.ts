@@ -70,7 +70,11 @@ describe('process limits', () => {
     const limitLeaving = (open: number[], room: number) => {
       const taken = new Set(open);
       let free = 0;
-      for (let fd = 0; ; fd++) if (!taken.has(fd) && ++free === room) return fd + 1;
+      for (let fd = 0; ; fd++) {
+        if (taken.has(fd)) continue;
+        if (free === room) return fd;
+        free++;
+      }
     };
 
     // A launch makes three socket pairs: with room for none, one or two of them, it fails at the first, second
@@ -84,8 +88,21 @@ describe('process limits', () => {
       await eventually(async () => assert.equal((await openFds()).length, before.length, `room for ${room}: nothing leaked`));
     }
 
+    // A terminal's master comes from the instance's init over its channel: with no room for it, that one launch
+    // fails and its process is killed, while the channel, the instance and its other processes carry on.
+    const before = await openFds();
+    await setLimit(limitLeaving(before, 0));
+    const tty = await localRequest(socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '999'], tty: { cols: 80, rows: 24 } });
+    assert.deepEqual([tty.status, tty.body.code], [503, 'LXSSD_E_OUT_OF_RESOURCES'], JSON.stringify(tty.body));
+
     await setLimit(hard.trim());
     assert.equal((await create()).status, 201, 'with descriptors again, processes start again');
+    const processes = (await localRequest(socketPath, 'GET', '/v1/processes')).body.processes as Array<{ state: string }>;
+    assert.ok(processes.length > 1 && processes.every((p) => p.state === 'running'), 'the instance kept its processes');
+    await eventually(async () => {
+      const ps = await localRequest(socketPath, 'POST', '/v1/distributions/bb/run', { argv: ['ps'] });
+      assert.doesNotMatch(ps.body.stdout, /sleep 999/, 'the terminal process nobody could reach was killed');
+    });
     assert.equal((await localRequest(socketPath, 'GET', '/v1/session')).status, 200, 'the service carried on throughout');
   });
 });

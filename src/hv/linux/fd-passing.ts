@@ -164,6 +164,12 @@ export function recvFds(sock: number, expected: number, { attempts = 3, interval
       throw new FdPassingError('the fd channel is closed', 0, 'EPIPE');
     }
     const byte = view.getUint8(BYTE_OFF);
+    if (truncated && byte === expected && fds.length < expected) {
+      // The sender passed what it announced; the kernel could not install them all here (RLIMIT_NOFILE). The
+      // channel itself is intact: only this passing is lost.
+      closeAll(fds);
+      throw new FdPassingError(`recvmsg(SCM_RIGHTS): EMFILE (${fds.length} of ${expected} descriptors taken)`, 24, 'EMFILE');
+    }
     if (truncated || fds.length !== expected || byte !== expected) {
       closeAll(fds);
       throw new FdPassingError(

@@ -8,7 +8,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { closeAll, errnoName, recvFds, sendFds } from './fd-passing.js';
+import { closeAll, errnoName, FdPassingError, recvFds, sendFds } from './fd-passing.js';
 import {
   decodeInitMessage,
   encodeHello,
@@ -381,7 +381,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     }
     for (const frame of frames) {
       if (this.closedReason !== undefined) return;
-      let message: InitMessage;
+      let message: InitMessage | undefined;
       let fds: number[] | undefined;
       try {
         message = decodeInitMessage(frame);
@@ -389,6 +389,10 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
         // The passing is already queued (ordering rule): take it now, before anything else can interleave.
         if (nfds > 0) fds = recvFds(this.fdChannel, nfds);
       } catch (error) {
+        if (message !== undefined && error instanceof FdPassingError && error.code === 'EMFILE') {
+          this.onDescriptorsLost(message, error);
+          continue;
+        }
         this.fatal(error as Error);
         return;
       }
@@ -436,6 +440,21 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
       closeAll(fds ?? []);
       pending.reject(new InitProtocolError(`init answered frame type 0x${pending.type.toString(16)} with ${message.type}`));
     }
+  }
+
+  /**
+   * The descriptors an answer carried could not be taken (this process is out of them). Only that request
+   * fails; a process launched for it, which nobody could reach, is killed.
+   */
+  private onDescriptorsLost(message: InitMessage, error: FdPassingError): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) {
+      this.fatal(new InitProtocolError(`init answered id ${message.id} (${message.type}), which is not pending`));
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'launched') this.signal(message.id, 'SIGKILL').catch(() => undefined);
+    pending.reject(error);
   }
 
   /** init broke the protocol: nothing it says can be trusted any more, so end it (it ends its processes). */
