@@ -71,6 +71,11 @@ describe('problem details', () => {
     assert.equal(malformed.status, 400, 'empty JSON body');
     const listed = await localRequest(server.socketPath, 'GET', '/v1/tokens');
     assert.deepEqual(listed.body.tokens, [], 'no token was minted by any bad request');
+
+    // A union reports once, naming what it takes, not once per branch.
+    const format = await localRequest(server.socketPath, 'GET', '/v1/distributions/any/export?format=zip');
+    assert.equal(format.status, 400);
+    assert.deepEqual(format.body.errors, [{ field: 'querystring.format', message: 'must be one of: tar, tar.gz, tar.xz' }]);
   });
 
   it('takes JSON bodies as application/json only (415 naming what was sent), and a bodiless mint as {}', async (t) => {

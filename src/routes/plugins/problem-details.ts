@@ -15,8 +15,36 @@ function problem(reply: FastifyReply, code: ErrorCode, detail: string, extra: Re
     .send({ type: `urn:lxssd:problem:${code}`, title, status, detail, code, ...extra });
 }
 
+type ValidationIssue = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * One line per field: a union's branches each report their own failure and then the union fails too, which
+ * reads as noise ("must be equal to constant" thrice); they become one "must be one of: a, b, c" or "must be X
+ * or Y".
+ */
+function mergeUnionIssues(issues: ValidationIssue[]): ValidationIssue[] {
+  const unions = issues.filter((issue) => issue.keyword === 'anyOf' || issue.keyword === 'oneOf');
+  if (unions.length === 0) return issues;
+  const merged: ValidationIssue[] = [];
+  for (const issue of issues) {
+    const union = unions.find((candidate) => candidate !== issue && issue.schemaPath.startsWith(`${candidate.schemaPath}/`));
+    if (union) continue;
+    if (!unions.includes(issue)) {
+      merged.push(issue);
+      continue;
+    }
+    const branches = issues.filter((other) => other !== issue && other.schemaPath.startsWith(`${issue.schemaPath}/`));
+    const allowed = branches.map((branch) => (branch.params as { allowedValue?: unknown }).allowedValue);
+    const message = branches.every((branch) => branch.keyword === 'const')
+      ? `must be one of: ${allowed.map((value) => String(value)).join(', ')}`
+      : [...new Set(branches.map((branch) => branch.message))].join(' or ');
+    merged.push({ ...issue, message: message || issue.message });
+  }
+  return merged;
+}
+
 function validationProblem(error: FastifyError, reply: FastifyReply) {
-  const errors = (error.validation ?? []).map((issue) => {
+  const errors = mergeUnionIssues(error.validation ?? []).map((issue) => {
     const where = error.validationContext ?? 'request';
     const missing = (issue.params as { missingProperty?: string }).missingProperty;
     const extra = (issue.params as { additionalProperty?: string }).additionalProperty;
