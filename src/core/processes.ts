@@ -199,9 +199,11 @@ export class ProcessEntry {
     }
   }
 
-  /** Stdin EOF (a terminal has no EOF of its own: it gets ^D). */
+  /** Stdin EOF (a terminal has no EOF of its own: it gets ^D). Closing it twice, or after the exit, is no error. */
   closeStdin(owner: object | null): void {
-    if (owner !== null && this.claimStdin(owner)) return;
+    const refusal = owner === null ? undefined : this.claimStdin(owner);
+    if (refusal === 'taken') throw new StdinRefused(refusal);
+    if (refusal) return;
     if (this.stdinClosed) return;
     this.stdinClosed = true;
     if (this.hv?.stdin) this.hv.stdin.end();

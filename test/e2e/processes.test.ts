@@ -218,12 +218,14 @@ describe('process resources and /stdio', () => {
     const writer = await attach(server, token, cat.body.id);
     writer.socket.send(stdin('one\n'));
     await eventually(() => assert.equal(writer.text(1), 'one\n'));
-    const second = await attach(server, token, cat.body.id);
-    second.socket.send(stdin('two\n'));
-    const refused = await second.closed;
-    assert.equal(refused.code, 4409, 'a second writer is told, not ignored');
-    assert.equal(JSON.parse(refused.reason).code, 'E_ILLEGAL_STATE_CHANGE');
-    assert.match(JSON.parse(refused.reason).detail, /another client writes/);
+    for (const [what, frame] of [['stdin', stdin('two\n')], ['stdin EOF', Buffer.of(255, 0)]] as const) {
+      const second = await attach(server, token, cat.body.id);
+      second.socket.send(frame);
+      const refused = await second.closed;
+      assert.equal(refused.code, 4409, `${what} from a second client is refused, not ignored`);
+      assert.equal(JSON.parse(refused.reason).code, 'E_ILLEGAL_STATE_CHANGE');
+      assert.match(JSON.parse(refused.reason).detail, /another client writes/);
+    }
     writer.socket.send(stdin('three\n'));
     writer.socket.send(Buffer.of(255, 0));
     assert.deepEqual(await writer.closed, { code: 1000, reason: 'exited' });
