@@ -40,6 +40,7 @@ export class LxssService {
   private constructor(
     readonly hv: Hypervisor,
     private readonly tokens: TokenStore,
+    private readonly stateDirClaim: { release(): void },
     options: ServiceOptions,
     log: ServiceLog,
   ) {
@@ -66,10 +67,17 @@ export class LxssService {
     await mkdir(join(options.stateDir, 'users'), { recursive: true, mode: 0o711 });
     await chmod(options.stateDir, 0o711);
     await chmod(join(options.stateDir, 'users'), 0o711);
-    const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
-    const service = new LxssService(hv, tokens, options, log);
-    await service.sessions.recoverAll();
-    return service;
+    // Before anything is read: a second service on the same folder would "recover" the first one's imports.
+    const claim = hv.claimStateDir(options.stateDir);
+    try {
+      const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
+      const service = new LxssService(hv, tokens, claim, options, log);
+      await service.sessions.recoverAll();
+      return service;
+    } catch (error) {
+      claim.release();
+      throw error;
+    }
   }
 
   /** The caller a kernel-proven uid on the local socket stands for. */
@@ -140,5 +148,6 @@ export class LxssService {
   async close(): Promise<void> {
     await Promise.all(this.sessions.list().map((session) => session.shutdown().catch(() => undefined)));
     await this.tokens.close();
+    this.stateDirClaim.release();
   }
 }

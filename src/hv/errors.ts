@@ -11,6 +11,8 @@ export type HvErrorKind =
   | 'exists'
   /** the host path cannot hold a folder (a pseudo filesystem, a missing parent that cannot be made) */
   | 'bad-path'
+  /** another service holds it */
+  | 'in-use'
   /** the owner may not use that host path */
   | 'not-permitted'
   /** a tool the backend needs is missing from the host */

@@ -147,4 +147,9 @@ export interface Hypervisor {
   localPeer(socket: Socket): PeerCredentials;
   /** The account of `uid`, or undefined when the host has none. */
   account(uid: number): Account | undefined;
+  /**
+   * Claims the service's state folder for this process alone; `in-use` when another service has it. The claim
+   * ends with `release()` or with the process, however it ends.
+   */
+  claimStateDir(path: string): { release(): void };
 }

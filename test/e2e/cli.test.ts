@@ -40,6 +40,32 @@ describe('lxssd serve', () => {
     assert.match(fileResult.stderr, /loopback only/);
   });
 
+  it('refuses a second service on the same state directory, and claims it at once after a SIGKILL [R2]', async (t) => {
+    const dir = await sharedTempDir('lxssd-cli-');
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const stateDir = join(dir, 'state');
+    const first = await serve(['--listen', '127.0.0.1:0', '--socket', join(dir, 'one.sock'), '--state-dir', stateDir]);
+    t.after(() => first.child.kill('SIGKILL'));
+
+    const second = spawn(process.execPath, [lxssd, 'serve', '--listen', '127.0.0.1:0', '--socket', join(dir, 'two.sock'), '--state-dir', stateDir]);
+    t.after(() => second.kill('SIGKILL'));
+    // Should it start after all, the test fails instead of waiting on a service that never exits.
+    const started = new Promise<{ code: string; stderr: string }>((resolve) =>
+      second.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('lxssd ready') && resolve({ code: 'started', stderr: '' })),
+    );
+    const refused = await Promise.race([exitOf(second), started]);
+    assert.notEqual(refused.code, 'started', 'a second service started on the same state directory');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`another lxssd \\(pid ${first.child.pid}\\) is using the state directory ${stateDir}`));
+
+    const killed = once(first.child, 'exit');
+    first.child.kill('SIGKILL');
+    await killed;
+    const third = await serve(['--listen', '127.0.0.1:0', '--socket', join(dir, 'three.sock'), '--state-dir', stateDir]);
+    t.after(() => third.child.kill('SIGKILL'));
+    assert.equal((await request(third.url).get('/v1/version')).status, 200, 'the claim died with the killed service');
+  });
+
   it('serves TCP and the local socket, mints a token with `lxssd token`, and closes cleanly on SIGTERM [R4]', async (t) => {
     const dir = await sharedTempDir('lxssd-cli-');
     t.after(() => rm(dir, { recursive: true, force: true }));

@@ -6,6 +6,7 @@ import { lookupAccount } from './accounts.js';
 import { LinuxDistroFiles } from './distro-files.js';
 import { mappingFor } from './id-maps.js';
 import { peerCredentials } from './peer-credentials.js';
+import { claimStateDir } from './state-dir-lock.js';
 import { LinuxVm } from './vm.js';
 
 export function createLinuxHypervisor(): Hypervisor {
@@ -14,6 +15,7 @@ export function createLinuxHypervisor(): Hypervisor {
     info: { platform: 'linux', backend: 'linux-namespaces' },
     localPeer: peerCredentials,
     account: lookupAccount,
+    claimStateDir,
     files,
     async startVm(uid) {
       const account = lookupAccount(uid);

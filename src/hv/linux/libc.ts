@@ -24,6 +24,12 @@ export const getpwuidR = libc.func(
   'int getpwuid_r(uint32 uid, _Out_ lxssd_passwd *pwd, _Out_ uint8 *buf, size_t buflen, _Out_ void **result)',
 );
 
+/** flock(2): the service's claim on its state folder */
+export const flock = libc.func('int flock(int fd, int operation)');
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const EWOULDBLOCK = 11;
+
 export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 export const ERANGE = 34;
