@@ -295,7 +295,10 @@ export class Processes {
     const stdinWanted = request.stdin ?? tty !== null;
 
     const instance = this.instances.acquire(distribution.id);
-    if (!instance) throw new LxssError('LXSSD_E_NOT_RUNNING', `${distribution.name} stopped while the process was starting`);
+    if (!instance) {
+      // A terminate or shutdown raced this request: a conflict to retry, not a missing resource.
+      throw new LxssError('E_ILLEGAL_STATE_CHANGE', `${distribution.name} was stopped while the process was starting; try again`);
+    }
     const { id: distributionId, name: nameAtStart } = distribution;
     const currentName = (): string => this.distributions.nameOf(distributionId) ?? nameAtStart;
     const entry = new ProcessEntry(distributionId, currentName, request.argv, user, tty, stdinWanted, null);
