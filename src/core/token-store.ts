@@ -37,6 +37,8 @@ const SECRET_BYTES = 32; // 256 bits
 // `lxss_<16 hex id>_<43 base64url chars>`: the id finds the record, the secret proves possession.
 const TOKEN_PATTERN = /^lxss_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 const LAST_USED_FLUSH_MS = 10_000;
+/** Live tokens one SID may hold: every mint rewrites the file, which must not grow without bound. */
+export const MAX_TOKENS_PER_SID = 256;
 // Compared against when the id is unknown, so a miss costs what a hit costs.
 const DUMMY_HASH = createHash('sha256').update('lxssd-no-such-token').digest();
 
@@ -81,6 +83,11 @@ export class TokenStore {
     const now = this.now();
     if (request.expiresAt && request.expiresAt.getTime() <= now.getTime()) {
       throw new LxssError('E_INVALIDARG', 'expiresAt is not in the future');
+    }
+    this.forgetExpired(now);
+    const held = [...this.tokens.values()].filter((token) => token.sid === request.sid).length;
+    if (held >= MAX_TOKENS_PER_SID) {
+      throw new LxssError('LXSSD_E_TOO_MANY_TOKENS', `${request.sid} already holds ${held} tokens, the most allowed; revoke some first`);
     }
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
@@ -168,6 +175,13 @@ export class TokenStore {
     this.watchers.set(id, listeners);
     armExpiry();
     return stop;
+  }
+
+  /** Expired tokens can never be used again: they leave the file at the next write (their watchers still fire). */
+  private forgetExpired(now: Date): void {
+    for (const [id, token] of this.tokens) {
+      if (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime()) this.tokens.delete(id);
+    }
   }
 
   /** Writes pending last-used times; call before the service exits. */

@@ -19,7 +19,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Mint a SID token for the caller (local socket only; root may also mint for another SID)',
         body: MintTokenBody,
-        response: { 201: MintedTokenSchema, ...problemResponses(400) },
+        response: { 201: MintedTokenSchema, ...problemResponses(400, 409) },
       },
     },
     async (request, reply) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TokenStore } from '../../src/core/token-store.js';
+import { MAX_TOKENS_PER_SID, TokenStore } from '../../src/core/token-store.js';
 
 describe('TokenStore', () => {
   it('verifies, expires and revokes, and survives a reopen', async (t) => {
@@ -42,5 +42,23 @@ describe('TokenStore', () => {
     for (const wrong of ['', 'lxss_', token.slice(0, -1), `${token}x`, token.replace('lxss_', 'lxsx_'), token.toUpperCase()]) {
       assert.equal(store.verify(wrong), undefined, JSON.stringify(wrong));
     }
+  });
+
+  it(`holds at most ${MAX_TOKENS_PER_SID} live tokens per SID, and forgets expired ones`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'lxssd-tokens-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'tokens.json');
+    let now = new Date('2026-01-01T00:00:00Z');
+    const store = await TokenStore.open(file, () => now);
+    const brief = await store.mint({ sid: 'S-1-22-1-1000', expiresAt: new Date('2026-01-01T00:01:00Z') });
+    for (let i = 1; i < MAX_TOKENS_PER_SID; i++) await store.mint({ sid: 'S-1-22-1-1000' });
+    await assert.rejects(store.mint({ sid: 'S-1-22-1-1000' }), { code: 'LXSSD_E_TOO_MANY_TOKENS' });
+    assert.ok(await store.mint({ sid: 'S-1-22-1-1001' }), 'another SID has its own allowance');
+
+    now = new Date('2026-01-01T00:02:00Z');
+    assert.ok(await store.mint({ sid: 'S-1-22-1-1000' }), 'the expired token made room');
+    await store.close();
+    assert.ok(!(await readFile(file, 'utf8')).includes(brief.info.id), 'and left the file');
+    assert.equal(store.list('S-1-22-1-1000').length, MAX_TOKENS_PER_SID);
   });
 });
