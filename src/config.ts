@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object(
     processRetentionMs: Type.Integer({ minimum: 0 }),
     /** running processes one user may have at once (each holds descriptors and up to 1 MiB of unread output) */
     maxProcesses: Type.Integer({ minimum: 1 }),
+    /** WebSockets and event streams one user may hold open at once (each may buffer up to 1 MiB for its reader) */
+    maxStreams: Type.Integer({ minimum: 1 }),
     /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
     sharedFolders: Type.Array(
       Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
@@ -70,6 +72,7 @@ const FILE_KEYS = {
   'lxssd.maxImportBytes': 'maxImportBytes',
   'lxssd.processRetentionMs': 'processRetentionMs',
   'lxssd.maxProcesses': 'maxProcesses',
+  'lxssd.maxStreams': 'maxStreams',
   'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
@@ -181,6 +184,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
     processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
     maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),
+    maxStreams: parseInteger('maxStreams', raw.maxStreams ?? '256'),
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];

@@ -19,6 +19,7 @@ export interface ServiceOptions {
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   readonly processRetentionMs: number;
   readonly maxProcesses: number;
+  readonly maxStreams: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
@@ -54,6 +55,7 @@ export class LxssService {
       sharedFolders: options.sharedFolders,
       processRetentionMs: options.processRetentionMs,
       maxProcesses: options.maxProcesses,
+      maxStreams: options.maxStreams,
       log,
     });
     this.authLimiter = new AuthFailureLimiter({

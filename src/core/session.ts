@@ -41,6 +41,8 @@ export interface SessionContext {
   readonly processRetentionMs: number;
   /** running processes a user may have at once */
   readonly maxProcesses: number;
+  /** WebSockets and event streams a user may hold open at once */
+  readonly maxStreams: number;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -57,6 +59,8 @@ export class UserSession {
   readonly createdAt = new Date();
   readonly events = new EventBus();
   private ready: Promise<SessionState> | undefined;
+  /** WebSockets and event streams open now, counted against maxStreams */
+  private openStreams = 0;
 
   constructor(
     sid: Sid,
@@ -75,6 +79,25 @@ export class UserSession {
       uid: this.uid,
       home: account?.home ?? null,
       createdAt: this.createdAt.toISOString(),
+    };
+  }
+
+  /**
+   * Counts a stream (a WebSocket or an event stream) the user opens; the returned function gives its place back
+   * (calling it again does nothing). Past maxStreams: LXSSD_E_TOO_MANY_STREAMS.
+   */
+  openStream(): () => void {
+    if (this.openStreams >= this.context.maxStreams) {
+      throw new LxssError(
+        'LXSSD_E_TOO_MANY_STREAMS',
+        `you hold ${this.openStreams} open WebSockets and event streams, the most allowed (maxStreams); close some first`,
+      );
+    }
+    this.openStreams++;
+    let open = true;
+    return () => {
+      if (open) this.openStreams--;
+      open = false;
     };
   }
 

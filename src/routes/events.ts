@@ -14,6 +14,7 @@ import type { EventBus, EventStreamItem } from '../core/events.js';
 import { callerOf } from './caller.js';
 import { EventsPageSchema, EventsQuery } from './events.schemas.js';
 import { problemResponses } from './problem.schemas.js';
+import { holdStreamSlot } from './stream-slots.js';
 import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds, whenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
@@ -163,10 +164,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
             'text/event-stream': { schema: { type: 'string', description: 'Server-Sent Events; data: an Event' } },
           },
         },
-        ...problemResponses(400, 404),
+        ...problemResponses(400, 404, 409),
       },
     },
-    preHandler: async (request) => {
+    preHandler: async (request, reply) => {
       if (request.ws) pickSubprotocol(request, [EVENTS_PROTOCOL]);
       const session = app.lxss.sessionOf(callerOf(request));
       const { since, process: processId } = request.query as EventsQuery;
@@ -176,6 +177,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         filter = (item) => item.type === 'events-lost' || ('processId' in item && item.processId === processId);
       }
       const streaming = request.ws || wantsEventStream(request);
+      if (streaming) holdStreamSlot(app, request, reply);
       // A stream's default start is "now", fixed here so nothing emitted before the subscription is missed.
       const start = lastEventId(request) ?? since ?? (streaming ? session.events.lastId : 0);
       subscriptions.set(request, { bus: session.events, since: start, filter });

@@ -15,6 +15,7 @@ import { type ProcessEntry, signalNumber, StdinRefused } from '../core/processes
 import { callerOf } from './caller.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
+import { holdStreamSlot } from './stream-slots.js';
 import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds } from './token-lifetime.js';
 import { switchingProtocols } from './upgrade.schemas.js';
@@ -162,12 +163,15 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched. One client ' +
         `at a time writes stdin: stdin from another, or to a process without stdin, closes with ${STDIN_REFUSED}.`,
       params: ProcessParams,
-      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(400, 404, 426) },
+      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(400, 404, 409, 426) },
     },
     // Looked up before the upgrade, so an unknown or foreign process is a plain 404.
-    preHandler: async (request) => {
+    preHandler: async (request, reply) => {
       await entryOf(request);
-      if (request.ws) pickSubprotocol(request, [STDIO_PROTOCOL, TTY_PROTOCOL]);
+      if (request.ws) {
+        pickSubprotocol(request, [STDIO_PROTOCOL, TTY_PROTOCOL]);
+        holdStreamSlot(app, request, reply);
+      }
     },
     handler: async () => {
       throw new LxssError('LXSSD_E_UPGRADE_REQUIRED', `connect with a WebSocket (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`);

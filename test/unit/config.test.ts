@@ -32,6 +32,7 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig(base).instanceIdleTimeout, 15000);
     assert.equal(resolveConfig(base).vmIdleTimeout, 60000);
     assert.equal(resolveConfig(base).maxProcesses, 512);
+    assert.equal(resolveConfig(base).maxStreams, 256);
   });
 
   it('reads WSL-style keys from the INI file; variables override the file, flags override both', () => {
