@@ -4,10 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
-import WebSocket from 'ws';
+import { openEventSource, openEventsSocket } from '../helpers/event-client.js';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -161,25 +160,13 @@ describe('token lifecycle', () => {
 });
 
 describe('streams opened with a token', () => {
-  /** A WebSocket subscription to /v1/events with `token`, and how it closed. */
-  // (Each returns an object: an async function's returned promise would be awaited in its place.)
   async function eventsSocket(server: TestServer, token: string): Promise<{ closed: Promise<{ code: number; reason: string }> }> {
-    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/v1/events`, ['lxss.events.v1', `lxss.token.${token}`]);
-    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-      socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
-    );
-    await once(socket, 'open');
-    return { closed };
+    return { closed: (await openEventsSocket(server, token)).closed };
   }
 
   /** A Server-Sent Events subscription with `token`; settles when the server ends the response. */
   async function eventSource(server: TestServer, token: string): Promise<{ ended: Promise<void> }> {
-    const response = await new Promise<IncomingMessage>((resolve, reject) =>
-      httpGet(`${server.url}/v1/events`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } }, resolve).on(
-        'error',
-        reject,
-      ),
-    );
+    const response = await openEventSource(server, token);
     assert.equal(response.statusCode, 200);
     response.resume();
     return { ended: once(response, 'end').then(() => undefined) };
