@@ -25,15 +25,16 @@ type ValidationIssue = NonNullable<FastifyError['validation']>[number];
 function mergeUnionIssues(issues: ValidationIssue[]): ValidationIssue[] {
   const unions = issues.filter((issue) => issue.keyword === 'anyOf' || issue.keyword === 'oneOf');
   if (unions.length === 0) return issues;
+  const branchOf = (issue: ValidationIssue, union: ValidationIssue) =>
+    issue !== union && issue.schemaPath.startsWith(`${union.schemaPath}/`);
   const merged: ValidationIssue[] = [];
   for (const issue of issues) {
-    const union = unions.find((candidate) => candidate !== issue && issue.schemaPath.startsWith(`${candidate.schemaPath}/`));
-    if (union) continue;
+    if (unions.some((union) => branchOf(issue, union))) continue;
     if (!unions.includes(issue)) {
       merged.push(issue);
       continue;
     }
-    const branches = issues.filter((other) => other !== issue && other.schemaPath.startsWith(`${issue.schemaPath}/`));
+    const branches = issues.filter((other) => branchOf(other, issue));
     const allowed = branches.map((branch) => (branch.params as { allowedValue?: unknown }).allowedValue);
     const message = branches.every((branch) => branch.keyword === 'const')
       ? `must be one of: ${allowed.map((value) => String(value)).join(', ')}`
