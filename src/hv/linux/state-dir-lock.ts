@@ -6,6 +6,7 @@ import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync 
 import { join } from 'node:path';
 import koffi from 'koffi';
 import { HvError } from '../errors.js';
+import { errnoName } from './fd-passing.js';
 import { EWOULDBLOCK, flock, LOCK_EX, LOCK_NB } from './libc.js';
 
 export const LOCK_FILE = 'lxssd.lock';
@@ -17,7 +18,7 @@ export function claimStateDir(stateDir: string): { release(): void } {
   if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errno = koffi.errno();
     closeSync(fd);
-    if (errno !== EWOULDBLOCK) throw new HvError('failed', `cannot lock ${path} (errno ${errno})`);
+    if (errno !== EWOULDBLOCK) throw new HvError('failed', `cannot lock ${path}: ${errnoName(errno)}`);
     const holder = readFileSync(path, 'utf8').trim();
     throw new HvError('in-use', `another lxssd${holder ? ` (pid ${holder})` : ''} is using the state directory ${stateDir}`);
   }
