@@ -32,6 +32,10 @@ export const ConfigSchema = Type.Object(
     maxProcesses: Type.Integer({ minimum: 1 }),
     /** WebSockets and event streams one user may hold open at once (each may buffer up to 1 MiB for its reader) */
     maxStreams: Type.Integer({ minimum: 1 }),
+    /** give a user without a range in /etc/subuid and /etc/subgid one (lxssd then edits those files) */
+    allocateSubordinateIds: Type.Boolean(),
+    /** where subuid, subgid and login.defs are read (and, with allocateSubordinateIds, written) */
+    idFilesDir: Type.String({ pattern: '^/' }),
     /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
     sharedFolders: Type.Array(
       Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
@@ -73,6 +77,8 @@ const FILE_KEYS = {
   'lxssd.processRetentionMs': 'processRetentionMs',
   'lxssd.maxProcesses': 'maxProcesses',
   'lxssd.maxStreams': 'maxStreams',
+  'lxssd.allocateSubordinateIds': 'allocateSubordinateIds',
+  'lxssd.idFilesDir': 'idFilesDir',
   'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
@@ -122,6 +128,13 @@ export function parseListen(value: string): { host: string; port: number } {
     );
   }
   return { host, port };
+}
+
+function parseBoolean(key: string, value: string): boolean {
+  const lower = value.trim().toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw new ConfigError(`${key} must be true or false, not "${value}"`);
 }
 
 function parseInteger(key: string, value: string): number {
@@ -186,6 +199,8 @@ export function resolveConfig(sources: ConfigSources): Config {
     maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),
     maxStreams: parseInteger('maxStreams', raw.maxStreams ?? '256'),
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
+    allocateSubordinateIds: parseBoolean('allocateSubordinateIds', raw.allocateSubordinateIds ?? 'false'),
+    idFilesDir: raw.idFilesDir ?? '/etc',
   };
   const problems = [...Value.Errors(ConfigSchema, config)];
   if (problems.length > 0) {

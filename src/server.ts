@@ -25,7 +25,11 @@ export interface LxssServer extends FastifyInstance {
 }
 
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<LxssServer> {
-  const hv = deps.hv ?? createHypervisor();
+  const hv =
+    deps.hv ??
+    createHypervisor({
+      linux: { idFilesDir: config.idFilesDir, allocateSubordinateIds: config.allocateSubordinateIds },
+    });
   const app = Fastify({
     logger: { level: config.logLevel },
     schemaController: { compilersFactory: { buildValidator } },

@@ -84,6 +84,8 @@ function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unkno
       return new LxssError('E_ACCESSDENIED', error.message);
     case 'bad-path':
       return new LxssError('E_INVALIDARG', error.message);
+    case 'conflict':
+      return new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
     default:
       return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
   }

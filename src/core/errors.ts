@@ -22,6 +22,7 @@ export const ERROR_TABLE = {
   LXSSD_E_PROCESS_LIMIT: { status: 409, title: 'Too many running processes' },
   LXSSD_E_TOO_MANY_TOKENS: { status: 409, title: 'Too many tokens' },
   LXSSD_E_TOO_MANY_STREAMS: { status: 409, title: 'Too many open streams' },
+  LXSSD_E_ID_RANGE_CONFLICT: { status: 409, title: "The user's ids overlap another account's" },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_UPGRADE_REQUIRED: { status: 426, title: 'Connect with a WebSocket' },
   LXSSD_E_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

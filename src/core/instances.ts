@@ -16,6 +16,8 @@ export interface InstanceView {
   startedAt: string;
   processCount: number;
   hostname: string;
+  /** what the VM it runs in lacks (e.g. a range of ids of the user's own) */
+  warnings: string[];
 }
 
 export interface ShareView {
@@ -31,6 +33,8 @@ export interface VmView {
   pid: number | null;
   startedAt: string | null;
   instances: InstanceView[];
+  /** what the running VM lacks, or what one would lack or be refused for when none runs */
+  warnings: string[];
 }
 
 /** A distribution as the instance manager needs to know it. */
@@ -132,6 +136,7 @@ export class Instances {
       pid: this.vm?.pid ?? null,
       startedAt: this.vm?.startedAt.toISOString() ?? null,
       instances: await Promise.all([...this.running.values()].map((instance) => this.view(instance))),
+      warnings: [...(this.vm ? this.vm.warnings : await this.hv.vmWarnings(this.options.uid))],
     };
   }
 
@@ -322,6 +327,7 @@ export class Instances {
       },
       (error: unknown) => {
         this.vmStarting = undefined;
+        if (error instanceof HvError && error.kind === 'conflict') throw new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
         throw error;
       },
     );
@@ -358,6 +364,7 @@ export class Instances {
       startedAt: instance.hv.startedAt.toISOString(),
       processCount: await instance.hv.processCount().catch(() => 0),
       hostname: instance.hostname,
+      warnings: [...(this.vm?.warnings ?? [])],
     };
   }
 }

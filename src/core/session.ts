@@ -82,6 +82,12 @@ export class UserSession {
     };
   }
 
+  /** What the user's VM lacks or would be refused for (e.g. no range of ids of its own), as sentences. */
+  async warnings(): Promise<string[]> {
+    if (this.uid === null) return [];
+    return [...(await this.context.hv.vmWarnings(this.uid))];
+  }
+
   /**
    * Counts a stream (a WebSocket or an event stream) the user opens; the returned function gives its place back
    * (calling it again does nothing). Past maxStreams: LXSSD_E_TOO_MANY_STREAMS.

@@ -13,6 +13,8 @@ export type HvErrorKind =
   | 'bad-path'
   /** another service holds it */
   | 'in-use'
+  /** what the host gives the user clashes with what another account owns (e.g. overlapping ranges of ids) */
+  | 'conflict'
   /** the owner may not use that host path */
   | 'not-permitted'
   /** a tool the backend needs is missing from the host */

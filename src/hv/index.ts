@@ -1,7 +1,7 @@
 // Picks the hypervisor backend for this platform: the only place that knows which backends exist.
 
 import type { Hypervisor } from './types.js';
-import { createLinuxHypervisor } from './linux/index.js';
+import { createLinuxHypervisor, type LinuxHypervisorOptions } from './linux/index.js';
 
 export type {
   Account,
@@ -22,9 +22,14 @@ export type {
 } from './types.js';
 export { HvError, type HvErrorKind } from './errors.js';
 
-export function createHypervisor(): Hypervisor {
+/** Each backend's own settings, from the service's config. */
+export interface HypervisorOptions {
+  readonly linux?: LinuxHypervisorOptions;
+}
+
+export function createHypervisor(options: HypervisorOptions = {}): Hypervisor {
   if (process.platform !== 'linux') {
     throw new Error(`lxssd has no hypervisor backend for ${process.platform} yet`);
   }
-  return createLinuxHypervisor();
+  return createLinuxHypervisor(options.linux);
 }

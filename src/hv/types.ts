@@ -133,6 +133,8 @@ export interface HvInstance {
 export interface HvVm {
   readonly pid: number;
   readonly startedAt: Date;
+  /** what this VM lacks that the user should know, as sentences (e.g. it holds only the user's own ids) */
+  readonly warnings: readonly string[];
   readonly ended: Promise<void>;
   startInstance(spec: InstanceSpec): Promise<HvInstance>;
   stop(): Promise<void>;
@@ -141,8 +143,13 @@ export interface HvVm {
 export interface Hypervisor {
   readonly info: HypervisorInfo;
   readonly files: DistroFiles;
-  /** Boots the VM of the user `uid`. */
+  /**
+   * Boots the VM of the user `uid`; `conflict` when the identities the host gives it belong to another account
+   * too (the message names both).
+   */
   startVm(uid: number): Promise<HvVm>;
+  /** What a VM of `uid` would lack or be refused for, as sentences for the user; cheap, changes nothing. */
+  vmWarnings(uid: number): Promise<readonly string[]>;
   /** The caller of a connection accepted on the local socket; throws when the OS cannot tell. */
   localPeer(socket: Socket): PeerCredentials;
   /** The account of `uid`, or undefined when the host has none. */

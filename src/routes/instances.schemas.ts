@@ -1,6 +1,7 @@
 // Wire types of instances, the VM and shutdown.
 
 import { Type } from '@sinclair/typebox';
+import { WarningsSchema } from './session.schemas.js';
 
 export const InstanceSchema = Type.Object(
   {
@@ -11,6 +12,7 @@ export const InstanceSchema = Type.Object(
     startedAt: Type.String({ format: 'date-time' }),
     processCount: Type.Integer({ minimum: 0, description: 'processes in the instance, PID 1 included' }),
     hostname: Type.String(),
+    warnings: WarningsSchema,
   },
   { additionalProperties: false },
 );
@@ -21,6 +23,7 @@ export const VmSchema = Type.Object(
     pid: Type.Union([Type.Integer(), Type.Null()], { description: 'host pid of the holder of the user namespace' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     instances: Type.Array(InstanceSchema),
+    warnings: WarningsSchema,
   },
   { additionalProperties: false },
 );

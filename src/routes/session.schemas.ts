@@ -3,6 +3,11 @@
 import { Type } from '@sinclair/typebox';
 import { SidSchema } from './tokens.schemas.js';
 
+/** Sentences for the user about what their VM lacks or would be refused for; empty when all is well. */
+export const WarningsSchema = Type.Array(Type.String(), {
+  description: 'what the VM lacks or would be refused for (e.g. no range of subordinate ids: a one-id mapping); empty when all is well',
+});
+
 const sessionMembers = {
   sid: SidSchema,
   user: Type.Union([Type.String(), Type.Null()], { description: 'host account name; null when none' }),
@@ -21,6 +26,7 @@ export const CallerSessionSchema = Type.Object(
     }),
     tokenId: Type.Union([Type.String(), Type.Null()]),
     administrator: Type.Boolean(),
+    warnings: WarningsSchema,
   },
   { additionalProperties: false },
 );

@@ -19,8 +19,10 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const caller = callerOf(request);
+      const session = app.lxss.sessionOf(caller);
       return {
-        ...app.lxss.sessionOf(caller).describe(),
+        ...session.describe(),
+        warnings: await session.warnings(),
         transport: caller.transport,
         tokenId: caller.tokenId ?? null,
         administrator: isAdministrator(caller),

@@ -33,6 +33,17 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig(base).vmIdleTimeout, 60000);
     assert.equal(resolveConfig(base).maxProcesses, 512);
     assert.equal(resolveConfig(base).maxStreams, 256);
+    assert.equal(resolveConfig(base).allocateSubordinateIds, false, 'lxssd edits no /etc/subuid unless asked');
+    assert.equal(resolveConfig(base).idFilesDir, '/etc');
+  });
+
+  it('reads allocateSubordinateIds and idFilesDir from [lxssd], refusing what is not a boolean or an absolute path', () => {
+    const on = resolveConfig({ ...base, fileText: '[lxssd]\nallocateSubordinateIds = true\nidFilesDir = /srv/ids\n' });
+    assert.equal(on.allocateSubordinateIds, true);
+    assert.equal(on.idFilesDir, '/srv/ids');
+    assert.equal(resolveConfig({ ...base, fileText: '[lxssd]\nallocateSubordinateIds = False\n' }).allocateSubordinateIds, false);
+    assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nallocateSubordinateIds = yes\n' }), /allocateSubordinateIds must be true or false/);
+    assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nidFilesDir = etc\n' }), /idFilesDir/);
   });
 
   it('reads WSL-style keys from the INI file; variables override the file, flags override both', () => {

@@ -11,7 +11,6 @@ import type { Readable } from 'node:stream';
 import { HvError } from '../errors.js';
 import type { Account, ArchiveFormat, DistroFiles, ImportResult } from '../types.js';
 import { byteLimit, compressed, decompressed } from './archive-streams.js';
-import { mappingFor } from './id-maps.js';
 import { spawnInNamespace, type IdMapping } from './nsexec.js';
 import { guardTar } from './tar-guard.js';
 
@@ -63,20 +62,16 @@ function classifyLocationFailure(stderr: string, what: string): HvError {
 }
 
 export class LinuxDistroFiles implements DistroFiles {
-  private readonly mappings = new Map<number, Promise<IdMapping>>();
-
-  constructor(private readonly account: (uid: number) => Account | undefined) {}
+  constructor(
+    private readonly account: (uid: number) => Account | undefined,
+    /** asked each time, not kept: an admin may provision (or change) a user's range while the service runs */
+    private readonly mappingFor: (account: Account) => Promise<IdMapping>,
+  ) {}
 
   private mapping(uid: number): Promise<IdMapping> {
-    let mapping = this.mappings.get(uid);
-    if (!mapping) {
-      const account = this.account(uid);
-      if (!account) return Promise.reject(new HvError('not-permitted', `uid ${uid} has no account on this host`));
-      mapping = mappingFor(account);
-      mapping.catch(() => this.mappings.delete(uid));
-      this.mappings.set(uid, mapping);
-    }
-    return mapping;
+    const account = this.account(uid);
+    if (!account) return Promise.reject(new HvError('not-permitted', `uid ${uid} has no account on this host`));
+    return this.mappingFor(account);
   }
 
   private async spawnTool(uid: number, argv: string[], root?: string, stdio: 'pipe' | 'ignore' = 'ignore') {

@@ -4,13 +4,26 @@ import { HvError } from '../errors.js';
 import type { Hypervisor } from '../types.js';
 import { lookupAccount } from './accounts.js';
 import { LinuxDistroFiles } from './distro-files.js';
-import { mappingFor } from './id-maps.js';
+import { IdMaps } from './id-maps.js';
 import { peerCredentials } from './peer-credentials.js';
 import { claimStateDir } from './state-dir-lock.js';
 import { LinuxVm } from './vm.js';
 
-export function createLinuxHypervisor(): Hypervisor {
-  const files = new LinuxDistroFiles(lookupAccount);
+export interface LinuxHypervisorOptions {
+  /** where subuid, subgid and login.defs are read (default /etc; tests point it at copies) */
+  readonly idFilesDir?: string;
+  /** give users without a subordinate range one (edits subuid/subgid under shadow's locks); default false */
+  readonly allocateSubordinateIds?: boolean;
+}
+
+export function createLinuxHypervisor(options: LinuxHypervisorOptions = {}): Hypervisor {
+  const idMaps = new IdMaps({ dir: options.idFilesDir, allocate: options.allocateSubordinateIds });
+  const files = new LinuxDistroFiles(lookupAccount, (account) => idMaps.planFor(account).then((plan) => plan.mapping));
+  const accountOf = (uid: number) => {
+    const account = lookupAccount(uid);
+    if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
+    return account;
+  };
   return {
     info: { platform: 'linux', backend: 'linux-namespaces' },
     localPeer: peerCredentials,
@@ -18,9 +31,14 @@ export function createLinuxHypervisor(): Hypervisor {
     claimStateDir,
     files,
     async startVm(uid) {
+      const plan = await idMaps.planFor(accountOf(uid));
+      const vm = await LinuxVm.start(uid, plan.mapping, files);
+      vm.warnings = plan.warnings;
+      return vm;
+    },
+    async vmWarnings(uid) {
       const account = lookupAccount(uid);
-      if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
-      return LinuxVm.start(uid, await mappingFor(account), files);
+      return account ? idMaps.warningsFor(account) : [];
     },
   };
 }

@@ -51,6 +51,8 @@ function mountFailure(error: unknown): unknown {
 export class LinuxVm implements HvVm {
   readonly startedAt = new Date();
   readonly ended: Promise<void>;
+  /** set by whoever chose the mapping (see id-maps.ts) */
+  warnings: readonly string[] = [];
   private readonly instances = new Set<LinuxInstance>();
 
   private constructor(
