@@ -70,6 +70,12 @@ interface RunningInstance {
   stopReason?: StopReason;
 }
 
+/** The host gives the user ids another account owns: its VM (and anything run as it) is refused. */
+function idConflict(error: unknown): unknown {
+  if (error instanceof HvError && error.kind === 'conflict') return new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
+  return error;
+}
+
 /** Targets a share may not cover: the root and the kernel's filesystems every program relies on. */
 const RESERVED_TARGETS = ['/proc', '/sys', '/dev'];
 
@@ -103,7 +109,11 @@ export class Instances {
     let pending = this.starting.get(distribution.id);
     const created = pending === undefined;
     if (!pending) {
-      pending = this.launch(distribution).finally(() => this.starting.delete(distribution.id));
+      pending = this.launch(distribution)
+        .catch((error: unknown) => {
+          throw idConflict(error);
+        })
+        .finally(() => this.starting.delete(distribution.id));
       this.starting.set(distribution.id, pending);
     }
     return { instance: await this.view(await pending), created };
@@ -327,8 +337,7 @@ export class Instances {
       },
       (error: unknown) => {
         this.vmStarting = undefined;
-        if (error instanceof HvError && error.kind === 'conflict') throw new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
-        throw error;
+        throw idConflict(error);
       },
     );
     return this.vmStarting;

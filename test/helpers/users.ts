@@ -37,6 +37,36 @@ export async function ensureUser(name: string): Promise<TestUser> {
   return created;
 }
 
+/** The account `name` as /etc/passwd has it, or undefined. */
+export function lookupUser(name: string): Promise<TestUser | undefined> {
+  return lookup(name);
+}
+
+/**
+ * An account made for a test with a chosen uid (and a group of its own with a chosen gid), or a system account
+ * (uid below UID_MIN); no home, no lastlog entry. Kept between runs like ensureUser's users.
+ */
+export async function ensureAccount(name: string, options: { uid?: number; gid?: number; system?: boolean }): Promise<TestUser> {
+  const existing = await lookup(name);
+  if (existing) return existing;
+  const args = ['--no-log-init', '--no-create-home', '--shell', '/bin/sh'];
+  if (options.system) args.push('--system', '--user-group');
+  if (options.uid !== undefined) args.push('--uid', String(options.uid));
+  if (options.gid !== undefined) {
+    await run('groupadd', ['--gid', String(options.gid), name]).catch(async (error: unknown) => {
+      const groups = await readFile('/etc/group', 'utf8');
+      if (!groups.split('\n').some((line) => line.startsWith(`${name}:`))) throw error;
+    });
+    args.push('--gid', name);
+  }
+  await run('useradd', [...args, name]).catch(async (error: unknown) => {
+    if (!(await lookup(name))) throw error;
+  });
+  const created = await lookup(name);
+  if (!created) throw new Error(`useradd ${name} did not create the account`);
+  return created;
+}
+
 /** Runs argv as `user` (real and effective ids, its own groups), the way a login of that user would. */
 export async function runAs(
   user: TestUser,

@@ -181,11 +181,13 @@ async function knownIdsIn(kind: Kind, start: number, end: number): Promise<Inter
   if (cached && cached.stamp === stamp && Date.now() - cached.at < NSS_CHECK_TTL_MS) return cached.found;
   const database = kind === 'uid' ? 'passwd' : 'group';
   const found: Interval[] = [];
+  const chunks: string[][] = [];
   for (let first = start; first <= end; first += GETENT_CHUNK) {
     const keys: string[] = [];
     for (let id = first; id <= Math.min(end, first + GETENT_CHUNK - 1); id++) keys.push(String(id));
-    found.push(...accountsIn(database, await getent(database, keys)));
+    chunks.push(keys);
   }
+  for (const text of await Promise.all(chunks.map((keys) => getent(database, keys)))) found.push(...accountsIn(database, text));
   nssChecks.set(key, { at: Date.now(), stamp, found });
   return found;
 }
@@ -361,22 +363,25 @@ export class IdMaps {
   /** Throws `conflict` naming both parties when a mapped id of `account` belongs to another range or account. */
   private async refuseConflicts(account: Account, uids: Range, gids: Range, perId: boolean): Promise<void> {
     const [subuid, subgid] = await Promise.all([this.files.subuid, this.files.subgid].map(async (file) => parseRanges(await readText(file))));
-    for (const [kind, range, ranges, file] of [
-      ['uid', uids, subuid!, this.files.subuid],
-      ['gid', gids, subgid!, this.files.subgid],
-    ] as const) {
+    const checks = (
+      [
+        ['uid', uids, subuid!, this.files.subuid],
+        ['gid', gids, subgid!, this.files.subgid],
+      ] as const
+    ).map(async ([kind, range, ranges, file]) => {
       const { start, end } = mappedPart(range);
       const known = perId
         ? await knownIdsIn(kind, start, end)
         : [...(await listedIds(kind)), ...(nssChecks.get(`${kind}:${start}:${end}`)?.found ?? [])];
-      const clash = [...overlapping(otherRanges(ranges, account, file), start, end), ...overlapping(known, start, end)][0];
-      if (clash) {
-        throw new HvError(
-          'conflict',
-          `${account.name}'s ${kind} range ${span(range.base, range.count)} in ${file} overlaps ${clash.holder}; ` +
-            'an administrator must give one of them other ids',
-        );
-      }
+      const clashes = [...overlapping(otherRanges(ranges, account, file), start, end), ...overlapping(known, start, end)];
+      if (clashes.length === 0) return undefined;
+      const named = clashes.slice(0, 3).map((clash) => clash.holder);
+      if (clashes.length > 3) named.push(`${clashes.length - 3} more`);
+      return `${account.name}'s ${kind} range ${span(range.base, range.count)} in ${file} overlaps ${named.join(', ')}`;
+    });
+    const clashes = (await Promise.all(checks)).filter((clash) => clash !== undefined);
+    if (clashes.length > 0) {
+      throw new HvError('conflict', `${clashes.join('; ')}; an administrator must give one of them other ids`);
     }
   }
 
