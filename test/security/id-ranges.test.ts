@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -151,7 +151,7 @@ describe('subordinate id ranges', { skip }, () => {
       }
     }
     assert.deepEqual(
-      (await readdir(dir)).filter((name) => /\.lock$|\.\d+$|\+$/.test(name)),
+      (await readdir(dir)).filter((name) => /^sub[ug]id(\.lock|\.\d+|\+)$/.test(name)),
       [],
       'no lock, pid or temporary file is left behind',
     );
@@ -176,6 +176,31 @@ describe('subordinate id ranges', { skip }, () => {
       const owners = entries(await readFile(join(dir, file), 'utf8')).map((range) => range.owner);
       assert.deepEqual(owners.sort(), ['alice', 'bob'], `${file}: still only alice's and bob's ranges`);
     }
+  });
+
+  it("allocates under shadow's lock files: waits for a live holder's /etc/subuid.lock and takes over a dead one's", async (t) => {
+    const alice = await ensureUser('alice');
+    const dir = await idFilesDir(t, {});
+    const server = await startServer(t, { idFilesDir: dir, allocateSubordinateIds: true });
+    // A lock as useradd leaves it: a pid file linked to subuid.lock, here of a process that is alive.
+    const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+    t.after(() => holder.kill('SIGKILL'));
+    await writeFile(join(dir, `subuid.${holder.pid}`), `${holder.pid}\0`);
+    await link(join(dir, `subuid.${holder.pid}`), join(dir, 'subuid.lock'));
+    await rm(join(dir, `subuid.${holder.pid}`));
+    const tar = await readableArchive(t, await busyboxRootfsTar());
+    const imported = importAs(alice, server.socketPath, 'bb', tar);
+    const session = await curlLocalAs(alice, server.socketPath, 'GET', '/v1/session');
+    assert.equal(session.status, 200, 'the service answers others while it waits for the lock');
+    assert.equal(await readFile(join(dir, 'subuid'), 'utf8'), '', 'nothing is written while another program holds the lock');
+    // The holder dies without removing its lock (a crashed usermod): the lock is stale and is taken over.
+    const gone = once(holder, 'exit');
+    holder.kill('SIGKILL');
+    await gone;
+    await imported;
+    const ranges = entries(await readFile(join(dir, 'subuid'), 'utf8'));
+    assert.deepEqual(ranges.map((range) => range.owner), ['alice'], JSON.stringify(ranges));
+    assert.deepEqual((await readdir(dir)).filter((name) => /^sub[ug]id\.lock$/.test(name)), [], 'the locks are released');
   });
 
   it('never edits the files by default: a user without a range runs with a one-id map and is told how to get one', async (t) => {

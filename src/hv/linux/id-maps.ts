@@ -6,12 +6,14 @@
 // (allocate), and then under shadow's own lock files, so useradd/usermod and other services never collide.
 
 import { execFile } from 'node:child_process';
-import { closeSync, fdatasyncSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { chown, copyFile, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HvError } from '../errors.js';
 import type { Account } from '../types.js';
+import { errnoName } from './fd-passing.js';
+import { EACCES, EAGAIN, F_SETLK, F_WRLCK, fcntl, lastErrno } from './libc.js';
 import { identityMapping, type IdMapping } from './nsexec.js';
 
 /** Inner ids 0..RANGE_SIZE-1; base+0 of a subordinate range is left unused so inner k ↔ outer base+k. */
@@ -30,6 +32,8 @@ export interface IdFiles {
   readonly subuid: string;
   readonly subgid: string;
   readonly loginDefs: string;
+  /** lckpwdf(3)'s lock, which shadow's tools take before their own lock files */
+  readonly passwdLock: string;
 }
 
 export interface IdMapOptions {
@@ -70,7 +74,12 @@ interface LoginDefs {
 }
 
 export function idFiles(dir = '/etc'): IdFiles {
-  return { subuid: join(dir, 'subuid'), subgid: join(dir, 'subgid'), loginDefs: join(dir, 'login.defs') };
+  return {
+    subuid: join(dir, 'subuid'),
+    subgid: join(dir, 'subgid'),
+    loginDefs: join(dir, 'login.defs'),
+    passwdLock: join(dir, '.pwd.lock'),
+  };
 }
 
 function parseRanges(text: string): Range[] {
@@ -272,6 +281,28 @@ async function lockShadowFile(file: string): Promise<() => void> {
   }
 }
 
+/**
+ * lckpwdf(3) without its blocking wait: a write lock (fcntl) on /etc/.pwd.lock. useradd and usermod take it
+ * before their lock files and then try those only once, so holding it too makes them wait for us instead of failing.
+ * Closing the descriptor releases it (this process holds it once at a time: allocations are serialised).
+ */
+async function lockPasswdFiles(path: string): Promise<() => void> {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  for (let attempt = 1; ; attempt++) {
+    const lock = { l_type: F_WRLCK, l_whence: 0, l_start: 0, l_len: 0, l_pid: 0 };
+    if (fcntl(fd, F_SETLK, 'lxssd_flock *', lock) === 0) return () => closeSync(fd);
+    const errno = lastErrno();
+    if ((errno !== EAGAIN && errno !== EACCES) || attempt >= LOCK_TRIES) {
+      closeSync(fd);
+      if (errno === EAGAIN || errno === EACCES) {
+        throw new HvError('out-of-resources', `${path} is held by another program (useradd, usermod, another lxssd); try again later`);
+      }
+      throw new HvError('failed', `cannot lock ${path}: ${errnoName(errno)}`);
+    }
+    await delay(LOCK_RETRY_MS);
+  }
+}
+
 /** Appends `line` to `file` as shadow writes its files: a backup `file-`, a new `file+` synced, renamed over. */
 async function appendLine(file: string, line: string): Promise<void> {
   const before = await readText(file);
@@ -417,27 +448,25 @@ export class IdMaps {
   /** Gives `account` the ranges it lacks, under shadow's locks of both files (subuid first, as shadow). */
   private allocateFor(account: Account): Promise<{ uids?: Range; gids?: Range }> {
     const step = allocating.then(async () => {
-      const unlockUids = await lockShadowFile(this.files.subuid);
+      // shadow's order: lckpwdf, then each file's own lock.
+      const unlocks = [await lockPasswdFiles(this.files.passwdLock)];
       try {
-        const unlockGids = await lockShadowFile(this.files.subgid);
-        try {
-          // Read again under the locks: another service (or useradd) may have given it one meanwhile.
-          const current = await this.rangesOf(account);
-          const missing = (['uid', 'gid'] as const).filter((kind) => !(kind === 'uid' ? current.uids : current.gids));
-          if (missing.length === 0) return current;
-          const base = await this.findFree(missing, false);
-          if (base === undefined) {
-            throw new HvError('failed', `no free range of ${RANGE_SIZE} ids is left for ${account.name} within login.defs' SUB_UID/SUB_GID bounds`);
-          }
-          for (const kind of missing) {
-            await appendLine(kind === 'uid' ? this.files.subuid : this.files.subgid, `${account.name}:${base}:${RANGE_SIZE}`);
-          }
-          return this.rangesOf(account);
-        } finally {
-          unlockGids();
+        unlocks.push(await lockShadowFile(this.files.subuid));
+        unlocks.push(await lockShadowFile(this.files.subgid));
+        // Read again under the locks: another service (or useradd) may have given it one meanwhile.
+        const current = await this.rangesOf(account);
+        const missing = (['uid', 'gid'] as const).filter((kind) => !(kind === 'uid' ? current.uids : current.gids));
+        if (missing.length === 0) return current;
+        const base = await this.findFree(missing, false);
+        if (base === undefined) {
+          throw new HvError('failed', `no free range of ${RANGE_SIZE} ids is left for ${account.name} within login.defs' SUB_UID/SUB_GID bounds`);
         }
+        for (const kind of missing) {
+          await appendLine(kind === 'uid' ? this.files.subuid : this.files.subgid, `${account.name}:${base}:${RANGE_SIZE}`);
+        }
+        return this.rangesOf(account);
       } finally {
-        unlockUids();
+        for (const unlock of unlocks.reverse()) unlock();
       }
     });
     allocating = step.catch(() => undefined);

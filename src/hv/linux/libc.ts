@@ -24,6 +24,22 @@ export const getpwuidR = libc.func(
   'int getpwuid_r(uint32 uid, _Out_ lxssd_passwd *pwd, _Out_ uint8 *buf, size_t buflen, _Out_ void **result)',
 );
 
+/** struct flock of fcntl(2) (x86_64 and aarch64 layout) */
+export const Flock = koffi.struct('lxssd_flock', {
+  l_type: 'int16',
+  l_whence: 'int16',
+  l_start: 'int64',
+  l_len: 'int64',
+  l_pid: 'int32',
+});
+
+/** fcntl(2) with a struct flock: shadow's lckpwdf() is an F_SETLKW write lock on /etc/.pwd.lock */
+export const fcntl = libc.func('int fcntl(int fd, int cmd, ...)');
+export const F_SETLK = 6;
+export const F_WRLCK = 1;
+export const EAGAIN = 11;
+export const EACCES = 13;
+
 /** flock(2): the service's claim on its state folder */
 export const flock = libc.func('int flock(int fd, int operation)');
 export const LOCK_EX = 2;
