@@ -169,13 +169,25 @@ function accountsIn(database: 'passwd' | 'group', text: string): Interval[] {
     });
 }
 
-/** Every account (or group) the host can list: cheap, but NSS sources that do not enumerate are missing. */
+const LISTED_TTL_MS = 5000;
+const listed = new Map<Kind, { at: number; stamp: string; found: Promise<Interval[]> }>();
+
+/**
+ * Every account (or group) the host can list: cheap, but NSS sources that do not enumerate are missing. Kept
+ * a few seconds (the session view asks on every request).
+ */
 async function listedIds(kind: Kind): Promise<Interval[]> {
+  const stamp = await nssStamp();
+  const cached = listed.get(kind);
+  if (cached && cached.stamp === stamp && Date.now() - cached.at < LISTED_TTL_MS) return cached.found;
   const database = kind === 'uid' ? 'passwd' : 'group';
-  return accountsIn(database, await getent(database, []).catch(() => ''));
+  const found = getent(database, []).then((text) => accountsIn(database, text), () => []);
+  listed.set(kind, { at: Date.now(), stamp, found });
+  return found;
 }
 
-const nssChecks = new Map<string, { at: number; stamp: string; found: Interval[] }>();
+/** Per-id checks made (or under way), by kind and span. */
+const nssChecks = new Map<string, { at: number; stamp: string; found: Promise<Interval[]>; done?: Interval[] }>();
 
 async function nssStamp(): Promise<string> {
   const times = await Promise.all(['/etc/passwd', '/etc/group'].map((path) => stat(path).then((s) => s.mtimeMs, () => 0)));
@@ -189,15 +201,24 @@ async function knownIdsIn(kind: Kind, start: number, end: number): Promise<Inter
   const cached = nssChecks.get(key);
   if (cached && cached.stamp === stamp && Date.now() - cached.at < NSS_CHECK_TTL_MS) return cached.found;
   const database = kind === 'uid' ? 'passwd' : 'group';
-  const found: Interval[] = [];
   const chunks: string[][] = [];
   for (let first = start; first <= end; first += GETENT_CHUNK) {
     const keys: string[] = [];
     for (let id = first; id <= Math.min(end, first + GETENT_CHUNK - 1); id++) keys.push(String(id));
     chunks.push(keys);
   }
-  for (const text of await Promise.all(chunks.map((keys) => getent(database, keys)))) found.push(...accountsIn(database, text));
-  nssChecks.set(key, { at: Date.now(), stamp, found });
+  // Shared while under way, so concurrent first uses of a range run one check.
+  const found = Promise.all(chunks.map((keys) => getent(database, keys))).then((texts) =>
+    texts.flatMap((text) => accountsIn(database, text)),
+  );
+  const entry: { at: number; stamp: string; found: Promise<Interval[]>; done?: Interval[] } = { at: Date.now(), stamp, found };
+  nssChecks.set(key, entry);
+  found.then(
+    (ids) => (entry.done = ids),
+    () => {
+      if (nssChecks.get(key) === entry) nssChecks.delete(key);
+    },
+  );
   return found;
 }
 
@@ -403,7 +424,7 @@ export class IdMaps {
       const { start, end } = mappedPart(range);
       const known = perId
         ? await knownIdsIn(kind, start, end)
-        : [...(await listedIds(kind)), ...(nssChecks.get(`${kind}:${start}:${end}`)?.found ?? [])];
+        : [...(await listedIds(kind)), ...(nssChecks.get(`${kind}:${start}:${end}`)?.done ?? [])];
       const clashes = [...overlapping(otherRanges(ranges, account, file), start, end), ...overlapping(known, start, end)];
       if (clashes.length === 0) return undefined;
       const named = clashes.slice(0, 3).map((clash) => clash.holder);
