@@ -36,6 +36,14 @@ export const ConfigSchema = Type.Object(
     allocateSubordinateIds: Type.Boolean(),
     /** where subuid, subgid and login.defs are read (and, with allocateSubordinateIds, written) */
     idFilesDir: Type.String({ pattern: '^/' }),
+    /** WSL's [wsl2] memory: the most memory a user's VM may use, bytes; null: half the host's (at least 256 MiB) */
+    memoryBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    /** WSL's [wsl2] swap, bytes (0: none); null: a quarter of the memory, rounded up to a whole GiB */
+    swapBytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    /** WSL's [wsl2] processors: CPUs' worth of time a user's VM may use; null: all of the host's */
+    processors: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    /** processes (and threads) a user's VM may have at once, [wsl2] maxPids */
+    maxPids: Type.Integer({ minimum: 16 }),
     /** host folders shared into every instance under the automount root (WSL's drvfs); `~` is the user's home */
     sharedFolders: Type.Array(
       Type.Object({ name: Type.String({ pattern: '^[a-zA-Z0-9._-]{1,64}$' }), hostPath: Type.String({ pattern: '^(~|~/.*|/.*)$' }) }),
@@ -82,6 +90,10 @@ const FILE_KEYS = {
   'automount.sharedFolders': 'sharedFolders',
   'general.instanceIdleTimeout': 'instanceIdleTimeout',
   'wsl2.vmIdleTimeout': 'vmIdleTimeout',
+  'wsl2.memory': 'memory',
+  'wsl2.swap': 'swap',
+  'wsl2.processors': 'processors',
+  'wsl2.maxPids': 'maxPids',
 } as const;
 
 const ENV_KEYS = {
@@ -140,6 +152,24 @@ function parseBoolean(key: string, value: string): boolean {
 function parseInteger(key: string, value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw new ConfigError(`${key} must be an integer, not "${value}"`);
   return Number(value);
+}
+
+/**
+ * A size as WSL's .wslconfig takes it (ParseMemorySize): decimal digits (leading blanks allowed) and an optional
+ * suffix B, K/KB, M/MB, G/GB or T/TB in powers of 1024, no blank before it; no suffix is bytes. Undefined otherwise.
+ */
+export function parseMemorySize(value: string): number | undefined {
+  const match = /^[ \t]*(\d+)([KMGT]?B?)?$/i.exec(value);
+  if (!match) return undefined;
+  const shift = { '': 0, K: 10, M: 20, G: 30, T: 40 }[(match[2] ?? '').replace(/b$/i, '').toUpperCase()] ?? 0;
+  const bytes = Number(match[1]) * 2 ** shift;
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+function parseSize(key: string, value: string): number {
+  const bytes = parseMemorySize(value);
+  if (bytes === undefined) throw new ConfigError(`${key} must be a size like 4GB or 512MB, not "${value}"`);
+  return bytes;
 }
 
 /** `name=path,name=path`; an empty value shares nothing. */
@@ -201,6 +231,10 @@ export function resolveConfig(sources: ConfigSources): Config {
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
     allocateSubordinateIds: parseBoolean('allocateSubordinateIds', raw.allocateSubordinateIds ?? 'false'),
     idFilesDir: raw.idFilesDir ?? '/etc',
+    memoryBytes: raw.memory === undefined ? null : parseSize('memory', raw.memory),
+    swapBytes: raw.swap === undefined ? null : parseSize('swap', raw.swap),
+    processors: raw.processors === undefined ? null : parseInteger('processors', raw.processors),
+    maxPids: parseInteger('maxPids', raw.maxPids ?? '4096'),
   };
   const problems = [...Value.Errors(ConfigSchema, config)];
   if (problems.length > 0) {

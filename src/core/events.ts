@@ -3,6 +3,9 @@
 
 import type { StopReason } from '../hv/index.js';
 
+/** What a VM ran out of: processes (its maxPids), or memory (its memory limit; processes may be OOM-killed). */
+export type VmResourceName = 'processes' | 'memory';
+
 /** Every event lxssd emits, keyed by `type`. */
 export type LxssEventBody =
   | { type: 'distribution-registered'; distributionId: string; name: string }
@@ -11,6 +14,7 @@ export type LxssEventBody =
   | { type: 'default-distribution-changed'; distributionId: string | null; name: string | null }
   | { type: 'vm-started'; pid: number }
   | { type: 'vm-stopped'; reason: StopReason }
+  | { type: 'vm-limit-reached'; resource: VmResourceName; count: number; limit: number | null }
   | { type: 'instance-started'; distributionId: string; name: string; pid: number }
   | { type: 'instance-stopped'; distributionId: string; name: string; reason: StopReason }
   | { type: 'boot-command-exited'; distributionId: string; name: string; exitCode: number; output: string }

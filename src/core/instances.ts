@@ -1,9 +1,19 @@
 // One user's VM and running distributions: WSL's WslCoreVm (booted with the first instance, stopped after
 // vmIdleTimeout without one), CreateInstance / TerminateDistribution / Shutdown, and the idle rule of
-// instanceIdleTimeout. Every start and stop goes to the session's event bus with its reason.
+// instanceIdleTimeout. Every start and stop goes to the session's event bus with its reason, and so does a VM
+// reaching one of its limits (processes, memory), seen by polling its counts while it runs.
 
 import { posix } from 'node:path';
-import { type HvInstance, HvError, type HvVm, type Hypervisor, type SharedFolder, type StopReason } from '../hv/index.js';
+import {
+  type HvInstance,
+  HvError,
+  type HvVm,
+  type Hypervisor,
+  type SharedFolder,
+  type StopReason,
+  type VmLimits,
+  type VmResources,
+} from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
@@ -28,13 +38,49 @@ export interface ShareView {
   origin: 'automount' | 'runtime';
 }
 
+/** A running VM's limits and use of them; null where the host does not count it. */
+export interface VmResourcesView {
+  /** false: the host could not confine the VM; `warnings` say why */
+  limited: boolean;
+  warnings: string[];
+  processes: { current: number | null; max: number | null; maxReached: number | null };
+  memory: {
+    currentBytes: number | null;
+    maxBytes: number | null;
+    swapMaxBytes: number | null;
+    maxReached: number | null;
+    oomKills: number | null;
+  };
+  cpus: number | null;
+}
+
 export interface VmView {
   state: 'Running' | 'Stopped';
   pid: number | null;
   startedAt: string | null;
+  /** null while the VM is stopped */
+  resources: VmResourcesView | null;
   instances: InstanceView[];
   /** what the running VM lacks, or what one would lack or be refused for when none runs */
   warnings: string[];
+}
+
+/** How often a running VM's limit counters are read to tell when it reached one. */
+const LIMIT_POLL_MS = 2000;
+
+function resourcesView(resources: VmResources): VmResourcesView {
+  return {
+    limited: resources.limited,
+    warnings: [...resources.warnings],
+    processes: { ...resources.processes },
+    memory: { ...resources.memory },
+    cpus: resources.cpus,
+  };
+}
+
+/** A counter that grew between two readings (null never counts as growth). */
+function grew(before: number | null, after: number | null): boolean {
+  return before !== null && after !== null && after > before;
 }
 
 /** A distribution as the instance manager needs to know it. */
@@ -48,6 +94,8 @@ export interface InstancesOptions {
   uid: number;
   instanceIdleTimeout: number;
   vmIdleTimeout: number;
+  /** what the VM may use */
+  vmLimits: VmLimits;
   /** host folders to share, by name under the automount root (e.g. `home` → `/mnt/home`) */
   sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   /** a distribution's name now (it may be renamed while running); undefined once unregistered */
@@ -145,6 +193,7 @@ export class Instances {
       state: this.vm ? 'Running' : 'Stopped',
       pid: this.vm?.pid ?? null,
       startedAt: this.vm?.startedAt.toISOString() ?? null,
+      resources: this.vm ? await this.vm.resources().then(resourcesView, () => null) : null,
       instances: await Promise.all([...this.running.values()].map((instance) => this.view(instance))),
       warnings: [...(this.vm ? this.vm.warnings : await this.hv.vmWarnings(this.options.uid))],
     };
@@ -322,12 +371,13 @@ export class Instances {
     if (this.vmIdleTimer) clearTimeout(this.vmIdleTimer);
     this.vmIdleTimer = undefined;
     if (this.vm) return this.vm;
-    this.vmStarting ??= this.hv.startVm(this.options.uid).then(
+    this.vmStarting ??= this.hv.startVm(this.options.uid, this.options.vmLimits).then(
       (vm) => {
         this.vm = vm;
         this.vmStarting = undefined;
         this.vmStopReason = undefined;
         this.events.emit({ type: 'vm-started', pid: vm.pid });
+        this.watchLimits(vm);
         vm.ended.then(() => {
           if (this.vm !== vm) return;
           this.vm = undefined;
@@ -341,6 +391,45 @@ export class Instances {
       },
     );
     return this.vmStarting;
+  }
+
+  /** Emits vm-limit-reached when a running VM's limit counters grow; logs once what the VM is not limited in. */
+  private watchLimits(vm: HvVm): void {
+    let last: VmResources | undefined;
+    const read = () =>
+      vm.resources().then(
+        (now) => {
+          if (last === undefined && now.warnings.length > 0) {
+            this.options.log('the VM runs without some of its limits', { warnings: now.warnings });
+          }
+          if (last !== undefined && this.vm === vm) this.reportLimits(last, now);
+          last = now;
+        },
+        () => undefined,
+      );
+    void read();
+    const timer = setInterval(read, LIMIT_POLL_MS);
+    timer.unref();
+    void vm.ended.then(() => clearInterval(timer));
+  }
+
+  private reportLimits(before: VmResources, now: VmResources): void {
+    if (grew(before.processes.maxReached, now.processes.maxReached)) {
+      this.events.emit({
+        type: 'vm-limit-reached',
+        resource: 'processes',
+        count: now.processes.maxReached!,
+        limit: now.processes.max,
+      });
+    }
+    if (grew(before.memory.maxReached, now.memory.maxReached) || grew(before.memory.oomKills, now.memory.oomKills)) {
+      this.events.emit({
+        type: 'vm-limit-reached',
+        resource: 'memory',
+        count: now.memory.maxReached ?? now.memory.oomKills ?? 0,
+        limit: now.memory.maxBytes,
+      });
+    }
   }
 
   private armVmIdle(): void {

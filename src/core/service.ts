@@ -20,6 +20,11 @@ export interface ServiceOptions {
   readonly processRetentionMs: number;
   readonly maxProcesses: number;
   readonly maxStreams: number;
+  /** WSL's [wsl2] memory, swap and processors, and maxPids: each user's VM's limits */
+  readonly memoryBytes: number | null;
+  readonly swapBytes: number | null;
+  readonly processors: number | null;
+  readonly maxPids: number;
   readonly authFailureLimit: number;
   readonly authFailureWindowMs: number;
 }
@@ -56,6 +61,12 @@ export class LxssService {
       processRetentionMs: options.processRetentionMs,
       maxProcesses: options.maxProcesses,
       maxStreams: options.maxStreams,
+      vmLimits: {
+        memoryBytes: options.memoryBytes,
+        swapBytes: options.swapBytes,
+        processors: options.processors,
+        maxProcesses: options.maxPids,
+      },
       log,
     });
     this.authLimiter = new AuthFailureLimiter({

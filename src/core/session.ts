@@ -3,7 +3,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Hypervisor } from '../hv/index.js';
+import type { Hypervisor, VmLimits } from '../hv/index.js';
 import { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
 import { EventBus } from './events.js';
@@ -43,6 +43,8 @@ export interface SessionContext {
   readonly maxProcesses: number;
   /** WebSockets and event streams a user may hold open at once */
   readonly maxStreams: number;
+  /** what each user's VM may use */
+  readonly vmLimits: VmLimits;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -158,6 +160,7 @@ export class UserSession {
       uid,
       instanceIdleTimeout: this.context.instanceIdleTimeout,
       vmIdleTimeout: this.context.vmIdleTimeout,
+      vmLimits: this.context.vmLimits,
       sharedFolders: this.context.sharedFolders.map((folder) => ({
         name: folder.name,
         hostPath: folder.hostPath === '~' ? account.home : folder.hostPath.replace(/^~\//, `${account.home}/`),

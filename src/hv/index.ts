@@ -19,6 +19,8 @@ export type {
   PeerCredentials,
   SharedFolder,
   StopReason,
+  VmLimits,
+  VmResources,
 } from './types.js';
 export { HvError, type HvErrorKind } from './errors.js';
 

@@ -129,6 +129,42 @@ export interface HvInstance {
   terminate(): Promise<void>;
 }
 
+/** What a VM may use (WSL's `.wslconfig` `memory`, `swap`, `processors`, plus a process limit); null: WSL's default. */
+export interface VmLimits {
+  /** null: half the host's memory */
+  readonly memoryBytes: number | null;
+  /** null: a quarter of the memory, rounded up to a whole GiB; 0: none */
+  readonly swapBytes: number | null;
+  /** null: every processor of the host */
+  readonly processors: number | null;
+  /** processes (and threads) of the VM at once */
+  readonly maxProcesses: number;
+}
+
+/** A VM's use of its limits, as the host's accounting says now; null where the host does not count it. */
+export interface VmResources {
+  /** false: the host could not confine the VM (see warnings), nothing below is enforced */
+  readonly limited: boolean;
+  readonly warnings: readonly string[];
+  readonly processes: {
+    readonly current: number | null;
+    readonly max: number | null;
+    /** times a process could not start because the VM was at `max` */
+    readonly maxReached: number | null;
+  };
+  readonly memory: {
+    readonly currentBytes: number | null;
+    readonly maxBytes: number | null;
+    readonly swapMaxBytes: number | null;
+    /** times the VM's memory use reached `maxBytes` */
+    readonly maxReached: number | null;
+    /** processes killed because the VM was out of memory */
+    readonly oomKills: number | null;
+  };
+  /** processors' worth of CPU time the VM may use */
+  readonly cpus: number | null;
+}
+
 /** A user's utility VM: here, the holder of the user's namespace every instance of that user runs in. */
 export interface HvVm {
   readonly pid: number;
@@ -137,6 +173,8 @@ export interface HvVm {
   readonly warnings: readonly string[];
   readonly ended: Promise<void>;
   startInstance(spec: InstanceSpec): Promise<HvInstance>;
+  /** Its limits and what it uses of them now. */
+  resources(): Promise<VmResources>;
   stop(): Promise<void>;
 }
 
@@ -144,10 +182,10 @@ export interface Hypervisor {
   readonly info: HypervisorInfo;
   readonly files: DistroFiles;
   /**
-   * Boots the VM of the user `uid`; `conflict` when the identities the host gives it belong to another account
-   * too (the message names both).
+   * Boots the VM of the user `uid`, confined to `limits` where the host can (else its resources say why not);
+   * `conflict` when the identities the host gives it belong to another account too (the message names both).
    */
-  startVm(uid: number): Promise<HvVm>;
+  startVm(uid: number, limits: VmLimits): Promise<HvVm>;
   /** What a VM of `uid` would lack or be refused for, as sentences for the user; cheap, changes nothing. */
   vmWarnings(uid: number): Promise<readonly string[]>;
   /** The caller of a connection accepted on the local socket; throws when the OS cannot tell. */

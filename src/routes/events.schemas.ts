@@ -33,6 +33,11 @@ export const EventSchema = Type.Union(
     }),
     eventSchema('vm-started', 'the utility VM of this session started', { pid: Type.Integer() }),
     eventSchema('vm-stopped', 'the utility VM of this session stopped', { reason: StopReason }),
+    eventSchema('vm-limit-reached', "the VM reached one of its limits: no more processes, or out of memory (a process may have been killed)", {
+      resource: Type.Union([Type.Literal('processes'), Type.Literal('memory')]),
+      count: Type.Integer({ minimum: 0, description: 'times it was reached since the VM started (the VM view has the counts)' }),
+      limit: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'the limit: processes or bytes' }),
+    }),
     eventSchema('instance-started', 'a distribution started', { ...distribution, pid: Type.Integer() }),
     eventSchema('instance-stopped', 'a distribution stopped', { ...distribution, reason: StopReason }),
     eventSchema('boot-command-exited', 'the [boot] command of wsl.conf finished', {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, parseListen, resolveConfig } from '../../src/config.js';
+import { ConfigError, parseListen, parseMemorySize, resolveConfig } from '../../src/config.js';
+import { effectiveLimits, MIN_MEMORY_BYTES } from '../../src/hv/linux/cgroup.js';
 
 const base = { isRoot: true, home: '/root', env: {}, flags: {} };
 
@@ -67,5 +68,87 @@ describe('resolveConfig', () => {
     assert.throws(() => resolveConfig({ ...base, fileText: '[wsl2]\nvmIdleTimeout=soon\n' }), /vmIdleTimeout must be an integer/);
     assert.throws(() => resolveConfig({ ...base, flags: { logLevel: 'loud' } }), /logLevel/);
     assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nmaxProcesses=0\n' }), /maxProcesses/);
+  });
+});
+
+describe('parseMemorySize', () => {
+  it("reads sizes as WSL's .wslconfig does: digits and an optional B, K(B), M(B), G(B), T(B) suffix in powers of 1024", () => {
+    const cases: Array<[string, number | undefined]> = [
+      ['0', 0],
+      ['1', 1],
+      [' 1', 1],
+      ['1B', 1],
+      ['1K', 1024],
+      ['1KB', 1024],
+      ['2M', 2 * 1024 ** 2],
+      ['100MB', 100 * 1024 ** 2],
+      ['512mb', 512 * 1024 ** 2],
+      ['9G', 9 * 1024 ** 3],
+      ['44GB', 44 * 1024 ** 3],
+      ['1TB', 1024 ** 4],
+      ['2T', 2 * 1024 ** 4],
+      ['1 B', undefined],
+      ['', undefined],
+      ['foo', undefined],
+      ['-1G', undefined],
+      ['1.5GB', undefined],
+      ['4GiB', undefined],
+      ['99999999999T', undefined],
+    ];
+    for (const [value, expected] of cases) assert.equal(parseMemorySize(value), expected, JSON.stringify(value));
+  });
+});
+
+describe('[wsl2] memory, swap, processors and maxPids', () => {
+  const file = (text: string) => resolveConfig({ ...base, fileText: text, filePath: '/etc/lxssd/lxssd.conf' });
+
+  it("takes WSL's own keys from a pasted .wslconfig", () => {
+    const config = file('[wsl2]\nmemory=4GB\nswap = 512MB\nprocessors=2\nmaxPids=128\n');
+    assert.deepEqual(
+      [config.memoryBytes, config.swapBytes, config.processors, config.maxPids],
+      [4 * 1024 ** 3, 512 * 1024 ** 2, 2, 128],
+    );
+    assert.equal(file('[wsl2]\nswap=0\n').swapBytes, 0, 'swap=0 is no swap, as in WSL');
+  });
+
+  it("defaults to WSL's (null: decided from the host at VM start) and 4096 processes", () => {
+    const config = resolveConfig(base);
+    assert.deepEqual([config.memoryBytes, config.swapBytes, config.processors, config.maxPids], [null, null, null, 4096]);
+  });
+
+  it('refuses values that are not sizes or counts, naming the key', () => {
+    for (const [text, key] of [
+      ['[wsl2]\nmemory=lots\n', 'memory'],
+      ['[wsl2]\nmemory=4 GB\n', 'memory'],
+      ['[wsl2]\nswap=-1\n', 'swap'],
+      ['[wsl2]\nprocessors=0\n', 'processors'],
+      ['[wsl2]\nprocessors=two\n', 'processors'],
+      ['[wsl2]\nmaxPids=3\n', 'maxPids'],
+    ] as const) {
+      assert.throws(() => file(text), (error: Error) => error instanceof ConfigError && error.message.includes(key), text);
+    }
+  });
+});
+
+describe('effectiveLimits', () => {
+  const host = { memoryBytes: 16 * 1024 ** 3, cpus: 8 };
+  const unset = { memoryBytes: null, swapBytes: null, processors: null, maxProcesses: 4096 };
+
+  it("fills in WSL's defaults: half the memory, a quarter of it as swap rounded up to a GiB, every processor", () => {
+    assert.deepEqual(effectiveLimits(unset, host), {
+      memoryBytes: 8 * 1024 ** 3,
+      swapBytes: 2 * 1024 ** 3,
+      processors: 8,
+      maxProcesses: 4096,
+    });
+    const small = effectiveLimits({ ...unset, memoryBytes: 1024 ** 3 }, host);
+    assert.equal(small.swapBytes, 1024 ** 3, 'a quarter of 1 GiB rounds up to 1 GiB');
+  });
+
+  it('clamps as WSL does: memory between 256 MiB and the host, processors between 1 and the host', () => {
+    assert.equal(effectiveLimits({ ...unset, memoryBytes: 1024 }, host).memoryBytes, MIN_MEMORY_BYTES);
+    assert.equal(effectiveLimits({ ...unset, memoryBytes: 64 * 1024 ** 3 }, host).memoryBytes, host.memoryBytes);
+    assert.equal(effectiveLimits({ ...unset, processors: 64 }, host).processors, 8);
+    assert.equal(effectiveLimits({ ...unset, swapBytes: 0 }, host).swapBytes, 0);
   });
 });

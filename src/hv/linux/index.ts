@@ -3,6 +3,7 @@
 import { HvError } from '../errors.js';
 import type { Hypervisor } from '../types.js';
 import { lookupAccount } from './accounts.js';
+import { CgroupHost } from './cgroup.js';
 import { LinuxDistroFiles } from './distro-files.js';
 import { IdMaps } from './id-maps.js';
 import { peerCredentials } from './peer-credentials.js';
@@ -24,15 +25,29 @@ export function createLinuxHypervisor(options: LinuxHypervisorOptions = {}): Hyp
     if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
     return account;
   };
+  // The VMs' cgroups belong to the service of one state folder: claiming it also claims (and cleans) them.
+  let cgroups: CgroupHost | undefined;
   return {
     info: { platform: 'linux', backend: 'linux-namespaces' },
     localPeer: peerCredentials,
     account: lookupAccount,
-    claimStateDir,
+    claimStateDir(path) {
+      const claim = claimStateDir(path);
+      const host = new CgroupHost(path);
+      host.cleanStale();
+      cgroups = host;
+      return {
+        release() {
+          host.release();
+          claim.release();
+        },
+      };
+    },
     files,
-    async startVm(uid) {
+    async startVm(uid, limits) {
       const plan = await idMaps.planFor(accountOf(uid));
-      const vm = await LinuxVm.start(uid, plan.mapping, files);
+      cgroups ??= new CgroupHost('(no state folder)');
+      const vm = await LinuxVm.start(uid, plan.mapping, files, await cgroups.create(`u${uid}`, limits));
       vm.warnings = plan.warnings;
       return vm;
     },

@@ -77,6 +77,11 @@ export interface NsExecOptions {
   /** The program's whole environment. Default: only a standard PATH, so the service's own variables never leak in. */
   env?: Record<string, string>;
   stdio?: StdioOptions;
+  /**
+   * cgroup folders (absolute host paths: one per v1 controller, or one v2 group) the helper moves itself into
+   * before it forks anything, so the program and all it starts are born inside them.
+   */
+  cgroups?: readonly string[];
 }
 
 export const NSEXEC_EXIT_HELPER_FAILED = 125;
@@ -195,6 +200,10 @@ export function nsexecArgs(options: NsExecOptions): string[] {
       throw new Error(`spawnInNamespace: pidFd ${options.pidFd} needs an entry in stdio (e.g. 'pipe')`);
     }
     args.push('--pid-fd', String(options.pidFd));
+  }
+  for (const folder of options.cgroups ?? []) {
+    checkPath('cgroup', folder, 'host');
+    args.push('--cgroup', folder);
   }
   args.push('--', ...options.argv);
   return args;

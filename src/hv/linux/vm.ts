@@ -1,7 +1,8 @@
 // The Linux "utility VM" of one user: a holder process owning the user's user namespace (its id mapping),
 // and the instances in it — each a new mount/PID/UTS/IPC namespace with the distribution's root pivoted and
 // our agent as PID 1 at /init, spoken to over its channel. Everything dies with the service: the helper
-// processes carry a parent-death signal, and PID 1's death ends its whole PID namespace.
+// processes carry a parent-death signal, and PID 1's death ends its whole PID namespace. Every process of the VM
+// (holder, helpers, instances) is born in the VM's cgroup (./cgroup.ts), which goes when the VM does.
 
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +12,17 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { HvError } from '../errors.js';
-import type { ExitStatus, HvInstance, HvProcess, HvVm, InstanceSpec, LaunchSpec, SharedFolder } from '../types.js';
+import type {
+  ExitStatus,
+  HvInstance,
+  HvProcess,
+  HvVm,
+  InstanceSpec,
+  LaunchSpec,
+  SharedFolder,
+  VmResources,
+} from '../types.js';
+import type { VmCgroup } from './cgroup.js';
 import type { LinuxDistroFiles } from './distro-files.js';
 import { closeAll, detachedMountTree, FdPassingError, stdioPair } from './fd-passing.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
@@ -54,33 +65,50 @@ export class LinuxVm implements HvVm {
   /** set by whoever chose the mapping (see id-maps.ts) */
   warnings: readonly string[] = [];
   private readonly instances = new Set<LinuxInstance>();
+  /** settles once the VM's cgroup is gone, after the holder has ended */
+  private readonly cgroupRemoved: Promise<void>;
 
   private constructor(
     private readonly holder: ChildProcess,
     readonly pid: number,
     private readonly uid: number,
     private readonly files: LinuxDistroFiles,
+    private readonly cgroup: VmCgroup,
   ) {
     this.ended = exited(holder);
+    // However the holder ends, what is left in the VM's groups is ended with them.
+    this.cgroupRemoved = exited(holder).then(() => cgroup.remove());
   }
 
-  /** Boots the VM: a holder that does nothing but keep the user namespace alive. */
-  static async start(uid: number, mapping: IdMapping, files: LinuxDistroFiles): Promise<LinuxVm> {
-    const holder = spawnInNamespace({
-      mapping,
-      argv: [BUSYBOX, 'sleep', '2147483647'],
-      pidFd: 3,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    });
+  /** Boots the VM: a holder that does nothing but keep the user namespace alive, inside the VM's cgroup. */
+  static async start(uid: number, mapping: IdMapping, files: LinuxDistroFiles, cgroup: VmCgroup): Promise<LinuxVm> {
+    let holder: ChildProcess;
+    try {
+      holder = spawnInNamespace({
+        mapping,
+        argv: [BUSYBOX, 'sleep', '2147483647'],
+        pidFd: 3,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        cgroups: cgroup.folders,
+      });
+    } catch (error) {
+      await cgroup.remove();
+      throw error;
+    }
     const failure = stderrTail(holder);
     try {
       const pid = await readReportedPid(holder, 3);
-      return new LinuxVm(holder, pid, uid, files);
+      return new LinuxVm(holder, pid, uid, files, cgroup);
     } catch (error) {
       holder.kill('SIGKILL');
       await exited(holder);
+      await cgroup.remove();
       throw new HvError('failed', `the VM did not start: ${failure() || (error as Error).message}`);
     }
+  }
+
+  async resources(): Promise<VmResources> {
+    return this.cgroup.resources();
   }
 
   async startInstance(spec: InstanceSpec): Promise<HvInstance> {
@@ -100,6 +128,7 @@ export class LinuxVm implements HvVm {
       argv: ['/init'],
       pidFd: INSTANCE_PID_FD,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      cgroups: this.cgroup.folders,
     });
     // In the same tick as the spawn: the channel must own fd 4 before Node reads from it.
     const channel = new InitChannel(helper);
@@ -123,6 +152,7 @@ export class LinuxVm implements HvVm {
     await Promise.all([...this.instances].map((instance) => instance.terminate()));
     this.holder.kill('SIGKILL');
     await this.ended;
+    await this.cgroupRemoved;
   }
 
   private async writeGeneratedFiles(spec: InstanceSpec): Promise<void> {

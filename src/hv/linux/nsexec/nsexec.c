@@ -6,7 +6,7 @@
  *   lxssd-nsexec (--uid-map "INNER OUTER COUNT[,...]" --gid-map "..." | --join-userns PID)
  *                [--new-pid] [--new-uts] [--new-ipc] [--hostname NAME]
  *                [--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH]]
- *                [--cwd DIR] [--pid-fd N] -- PROGRAM [ARGS...]
+ *                [--cwd DIR] [--pid-fd N] [--cgroup DIR]... -- PROGRAM [ARGS...]
  *
  * The service (host root) runs this instead of unshare(1)/setpriv(1) because
  * util-linux insists on /etc/subuid via newuidmap, and getting the credential
@@ -49,6 +49,12 @@
  * The kernel also shields PID 1 from signals it has no handler for, so a
  * forwarded SIGTERM only ends it if it installed a handler (busybox sh as
  * PID 1 ignores SIGTERM unless it has a trap; SIGKILL always works).
+ *
+ * --cgroup DIR: before anything else (before it forks), this process moves
+ * itself into the cgroup DIR (writes its pid to DIR/cgroup.procs; one
+ * --cgroup per v1 controller, or the one v2 group), so PROGRAM and every
+ * process it ever starts are counted and limited there: nothing of a VM
+ * runs outside its cgroup, not even for a moment.  A failure is exit 125.
  *
  * --pid-fd N: once PROGRAM's process is set up and about to exec, its host
  * pid is written to descriptor N as decimal + "\n", and N is closed (also
@@ -106,6 +112,7 @@
 #define MAP_ENTRIES_MAX 340
 
 #define BINDS_MAX 64
+#define CGROUPS_MAX 8
 #define HOSTNAME_MAX 64 /* HOST_NAME_MAX on Linux */
 /* Created in the instance root for pivot_root(2) and removed right after. */
 #define OLD_ROOT ".lxssd-oldroot"
@@ -137,6 +144,8 @@ struct options {
 	int pid_fd;        /* -1: none */
 	struct bind_spec binds[BINDS_MAX];
 	size_t nbinds;
+	const char *cgroups[CGROUPS_MAX];
+	size_t ncgroups;
 	char **argv; /* PROGRAM [ARGS...], NULL-terminated (points into main's argv) */
 };
 
@@ -178,7 +187,7 @@ static __attribute__((noreturn)) void usage_error(const char *why)
 	logmsg("usage: lxssd-nsexec (--uid-map \"INNER OUTER COUNT[,...]\" --gid-map \"...\" | "
 	       "--join-userns PID) [--new-pid] [--new-uts] [--new-ipc] [--hostname NAME] "
 	       "[--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH]] "
-	       "[--cwd DIR] [--pid-fd N] -- PROGRAM [ARGS...]");
+	       "[--cwd DIR] [--pid-fd N] [--cgroup DIR]... -- PROGRAM [ARGS...]");
 	logmsg("PROGRAM is an absolute host path, or with --instance-root an absolute path "
 	       "inside the instance (looked up after the pivot)");
 	_exit(EXIT_HELPER);
@@ -401,7 +410,7 @@ static void parse_args(int argc, char **argv, struct options *opt)
 			slot = &opt->init_file;
 		else if (strcmp(a, "--pid-fd") == 0)
 			slot = &opt->pid_fd_arg;
-		else if (strcmp(a, "--bind") == 0)
+		else if (strcmp(a, "--bind") == 0 || strcmp(a, "--cgroup") == 0)
 			slot = NULL; /* repeatable */
 		else {
 			logmsg("unknown argument \"%s\"", a);
@@ -417,6 +426,18 @@ static void parse_args(int argc, char **argv, struct options *opt)
 		}
 		if (slot) {
 			*slot = argv[i++];
+			continue;
+		}
+		if (strcmp(a, "--cgroup") == 0) {
+			if (opt->ncgroups == CGROUPS_MAX) {
+				logmsg("more than %d --cgroup options", CGROUPS_MAX);
+				usage_error("bad arguments");
+			}
+			if (argv[i][0] != '/') {
+				logmsg("--cgroup \"%s\": expected an absolute path", argv[i]);
+				usage_error("bad arguments");
+			}
+			opt->cgroups[opt->ncgroups++] = argv[i++];
 			continue;
 		}
 		if (opt->nbinds == BINDS_MAX) {
@@ -467,6 +488,26 @@ static void parse_args(int argc, char **argv, struct options *opt)
 		usage_error(opt->instance_root
 				    ? "PROGRAM must be an absolute path inside the instance (no PATH lookup)"
 				    : "PROGRAM must be an absolute host path (no PATH lookup)");
+}
+
+/* Moves this process into each cgroup (v1: one per controller), before it
+ * forks: every process of the program is then born inside. */
+static void join_cgroups(const struct options *opt)
+{
+	char path[PATH_MAX], pid[32];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+
+	for (size_t i = 0; i < opt->ncgroups; i++) {
+		int n = snprintf(path, sizeof path, "%s/cgroup.procs", opt->cgroups[i]);
+		if (n < 0 || (size_t)n >= sizeof path)
+			die("--cgroup %s: path too long", opt->cgroups[i]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("--cgroup: open %s: %m", path);
+		if (write(fd, pid, (size_t)len) != len)
+			die("--cgroup: join %s: %m", path);
+		close(fd);
+	}
 }
 
 /* Parent side: write one map in a single write(2), as the kernel requires. */
@@ -1213,6 +1254,7 @@ int main(int argc, char **argv)
 	 * death signal fires when the spawning thread exits, so this holds. */
 	parent = getppid();
 	die_with_parent(parent);
+	join_cgroups(&opt);
 
 	if (opt.join_userns)
 		userns_fd = open_userns(opt.join_userns);
