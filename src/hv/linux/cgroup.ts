@@ -13,7 +13,6 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -171,6 +170,14 @@ function removeTreeSync(folder: string): boolean {
     return !existsSync(folder);
   }
   for (const entry of entries) removed = removeTreeSync(join(folder, entry)) && removed;
+  // cgroup v2 ends a whole group at once (no pid can slip away forking); v1 has only the list to kill.
+  if (existsSync(join(folder, 'cgroup.kill'))) {
+    try {
+      writeFileSync(join(folder, 'cgroup.kill'), '1');
+    } catch {
+      // the kill below still runs
+    }
+  }
   for (const pid of pidsIn(folder)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -253,36 +260,17 @@ export class VmCgroup {
 
   /** Ends whatever of the VM is still in its groups and removes them; waits for the kernel to let go. */
   async remove(): Promise<void> {
-    const deadline = Date.now() + REMOVE_TIMEOUT_MS;
-    for (const folder of this.folders) {
-      for (;;) {
-        if (this.layout?.version === 2 && existsSync(join(folder, 'cgroup.kill'))) {
-          await writeQuietly(join(folder, 'cgroup.kill'), '1');
-        }
-        for (const pid of pidsIn(folder)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone meanwhile
-          }
-        }
-        const error = await rmdir(folder).then(
-          () => undefined,
-          (failure: NodeJS.ErrnoException) => failure,
-        );
-        if (error === undefined || error.code === 'ENOENT' || Date.now() > deadline) break;
-        await delay(20);
-      }
-    }
+    for (const folder of this.folders) await removeGroup(folder);
   }
 }
 
-async function writeQuietly(path: string, text: string): Promise<void> {
-  try {
-    writeFileSync(path, text);
-  } catch {
-    // best effort
-  }
+/**
+ * Kills what is in the group `folder` (and any below it) and removes it, waiting (a while) for the kernel to finish
+ * ending its processes: a group goes only once it is empty.
+ */
+async function removeGroup(folder: string): Promise<void> {
+  const deadline = Date.now() + REMOVE_TIMEOUT_MS;
+  while (!removeTreeSync(folder) && existsSync(folder) && Date.now() < deadline) await delay(20);
 }
 
 /** The cgroups of one service (one state folder): where its VMs' groups live, made and cleaned. */
@@ -328,6 +316,8 @@ export class CgroupHost {
   /** Makes the VM's groups with `requested` limits; never throws: what cannot be limited becomes a warning. */
   async create(name: string, requested: VmLimits): Promise<VmCgroup> {
     const limits = effectiveLimits(requested);
+    // A group of that name left over (the service killed, or a VM whose holder died on its own) goes first.
+    for (const parent of this.parents.values()) await removeGroup(join(parent, name));
     if (!this.layout) {
       return new VmCgroup(undefined, [], new Map(), limits, [`resource limits are off: ${this.reason}; the VM runs unlimited`]);
     }
@@ -408,11 +398,10 @@ function cpuQuota(limits: EffectiveLimits): string | undefined {
   return limits.processors < availableParallelism() ? String(limits.processors * CPU_PERIOD_US) : undefined;
 }
 
-/** A fresh group: one left over (a killed service, an earlier VM of the same name) is emptied and made again. */
+/** A fresh group (one left over was removed before). */
 function makeGroup(parent: string, name: string): string {
   mkdirSync(parent, { recursive: true });
   const folder = join(parent, name);
-  if (existsSync(folder)) removeTreeSync(folder);
   mkdirSync(folder);
   return folder;
 }
