@@ -4,7 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,12 @@ describe('nsexec wrapper (no root needed)', () => {
     assert.ok(path.startsWith('/') && path.endsWith('/dist/native/lxssd-nsexec'), path);
   });
 
+  it('passes each cgroup to join as --cgroup, absolute paths only', () => {
+    const args = nsexecArgs({ mapping: SHIFTED, argv: [BUSYBOX, 'true'], cgroups: ['/sys/fs/cgroup/pids/a', '/sys/fs/cgroup/memory/a'] });
+    assert.deepEqual(args.slice(-7), ['--cgroup', '/sys/fs/cgroup/pids/a', '--cgroup', '/sys/fs/cgroup/memory/a', '--', BUSYBOX, 'true']);
+    assert.throws(() => nsexecArgs({ mapping: SHIFTED, argv: [BUSYBOX, 'true'], cgroups: ['pids/a'] }), /absolute/);
+  });
+
   it('refuses a program that is not an absolute host path', () => {
     assert.throws(() => spawnInNamespace({ mapping: SHIFTED, argv: ['busybox'] }), /absolute/);
     assert.throws(() => spawnInNamespace({ mapping: SHIFTED, argv: [] }), /program/);
@@ -289,6 +295,27 @@ describe('lxssd-nsexec in real namespaces', () => {
     const notExecutable = join(dir, 'data');
     await (await open(notExecutable, 'w', 0o644)).close();
     assert.equal((await run({ argv: [notExecutable] })).code, 126);
+  });
+
+  it('joins each --cgroup before it forks: the program and its children are born in it; a missing one is 125', async (t) => {
+    if (needsRoot(t)) return;
+    const own = /^\d+:pids:(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (own === undefined || !existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return t.skip('needs a cgroup v1 pids controller');
+    const group = join('/sys/fs/cgroup/pids', own, `lxssd-nsexec-test-${randomBytes(4).toString('hex')}`);
+    await mkdir(group);
+    t.after(() => rmdir(group).catch(() => undefined));
+    const path = group.slice('/sys/fs/cgroup/pids'.length);
+    const result = await run({
+      argv: [BUSYBOX, 'sh', '-c', 'grep :pids: /proc/self/cgroup; (grep :pids: /proc/self/cgroup) | cat'],
+      cgroups: [group],
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stdout.trim().split('\n').map((line) => line.replace(/^\d+:pids:/, '')), [path, path]);
+    assert.equal(readFileSync(join(group, 'cgroup.procs'), 'utf8'), '', 'the helper left with its program');
+
+    const missing = await run({ argv: [BUSYBOX, 'true'], cgroups: [`${group}-missing`] });
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /--cgroup: open .*cgroup\.procs/);
   });
 
   it('exits 125 on bad arguments, before running anything', async (t) => {
