@@ -16,7 +16,7 @@ import { usersWithBusybox } from '../helpers/distros.js';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
 import { sharedTempDir, startServer } from '../helpers/server.js';
-import { curlLocalAs, isRoot } from '../helpers/users.js';
+import { curlLocalAs, ensureUser, isRoot, runAs } from '../helpers/users.js';
 
 const run = promisify(execFile);
 const MIB = 1024 ** 2;
@@ -248,5 +248,22 @@ describe('VM limits [S10]', () => {
     for (const folder of folders) {
       await eventually(() => assert.ok(!existsSync(folder), `${folder} is cleaned at start`), { timeoutMs: 10_000 });
     }
+  });
+
+  it('starts a VM without limits when the service is not root, and says so in a warning instead of failing', async (t) => {
+    if (!isRoot) return t.skip('needs root to run the check as another user');
+    const user = await ensureUser('bob');
+    const module = new URL('../../src/hv/linux/cgroup.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(module)}).then(async ({ CgroupHost }) => {
+      const group = await new CgroupHost('/nonexistent/state').create('u1', { memoryBytes: null, swapBytes: null, processors: null, maxProcesses: 64 });
+      console.log(JSON.stringify({ folders: group.folders, resources: group.resources() }));
+    })`;
+    const result = await runAs(user, [process.execPath, '-e', script]);
+    assert.equal(result.code, 0, result.stderr);
+    const { folders, resources } = JSON.parse(result.stdout);
+    assert.deepEqual(folders, [], 'no group to join');
+    assert.equal(resources.limited, false);
+    assert.match(resources.warnings.join('\n'), /limits are off: the service does not run as root/);
+    assert.equal(resources.processes.max, null);
   });
 });
