@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, rmdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serve } from '../helpers/binary.js';
 import { usersWithBusybox } from '../helpers/distros.js';
@@ -218,7 +218,7 @@ describe('VM limits [S10]', () => {
     assert.equal((await localRequest(server.socketPath, 'GET', '/v1/version')).status, 200, 'the service is unharmed');
   });
 
-  it('removes the groups a killed service left behind when it starts again on the same state folder', { timeout: 120_000 }, async (t) => {
+  it('removes the groups a killed service left behind when it starts again, and empty ones of services gone for good', { timeout: 120_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for namespaces and cgroups');
     if (!canConfine) return t.skip('this host has no cgroup controllers to confine a VM with');
     const dir = await sharedTempDir('lxssd-cgroups-');
@@ -243,9 +243,14 @@ describe('VM limits [S10]', () => {
     await eventually(() => assert.ok(!existsSync(`/proc/${vm.pid}`), 'the holder died with the service'), { timeoutMs: 10_000 });
     for (const folder of folders) assert.ok(existsSync(folder), `${folder} is left behind by the killed service`);
 
+    // And the empty parent of a service on another state folder that was killed for good.
+    const abandoned = folders.map((folder) => join(dirname(dirname(folder)), 'lxssd-000000000000'));
+    for (const folder of abandoned) await mkdir(folder);
+    t.after(() => Promise.all(abandoned.map((folder) => rmdir(folder).catch(() => undefined))));
+
     const second = (await serve(args)).child;
     t.after(() => stop(second, 'SIGTERM'));
-    for (const folder of folders) {
+    for (const folder of [...folders, ...abandoned]) {
       await eventually(() => assert.ok(!existsSync(folder), `${folder} is cleaned at start`), { timeoutMs: 10_000 });
     }
   });

@@ -14,7 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { VmLimits, VmResources } from '../types.js';
 
@@ -273,6 +273,9 @@ async function removeGroup(folder: string): Promise<void> {
   while (!removeTreeSync(folder) && existsSync(folder) && Date.now() < deadline) await delay(20);
 }
 
+/** A service's parent group: `lxssd-` and 12 hex digits of its state folder's hash. */
+const SERVICE_GROUP = /^lxssd-[0-9a-f]{12}$/;
+
 /** The cgroups of one service (one state folder): where its VMs' groups live, made and cleaned. */
 export class CgroupHost {
   private readonly layout: Layout | undefined;
@@ -294,10 +297,24 @@ export class CgroupHost {
 
   /** Groups left by a service on the same state folder that was killed: their processes are ended, they go. */
   cleanStale(): void {
+    // Best effort, never a failure: one still busy is removed again before a VM of its name starts.
     for (const parent of this.parents.values()) {
-      if (!existsSync(parent)) continue;
-      for (const entry of readdirSync(parent, { withFileTypes: true })) {
-        if (entry.isDirectory()) removeTreeSync(join(parent, entry.name));
+      if (existsSync(parent)) removeTreeSync(parent);
+      // The empty parents of services killed for good (another state folder): the kernel removes a group only
+      // when it has neither processes nor groups below it, so a live service's VMs are never touched.
+      const own = dirname(parent);
+      let siblings: string[] = [];
+      try {
+        siblings = readdirSync(own).filter((entry) => SERVICE_GROUP.test(entry));
+      } catch {
+        continue;
+      }
+      for (const sibling of siblings) {
+        try {
+          rmdirSync(join(own, sibling));
+        } catch {
+          // in use
+        }
       }
     }
   }
@@ -321,19 +338,22 @@ export class CgroupHost {
     if (!this.layout) {
       return new VmCgroup(undefined, [], new Map(), limits, [`resource limits are off: ${this.reason}; the VM runs unlimited`]);
     }
-    const warnings: string[] = [];
-    const byController = new Map<Controller, string>();
-    try {
-      if (this.layout.version === 2) this.createV2(name, limits, byController, warnings);
-      else this.createV1(name, limits, byController, warnings);
-    } catch (error) {
-      const partial = new VmCgroup(this.layout, [...new Set(byController.values())], byController, limits, []);
-      await partial.remove();
-      return new VmCgroup(undefined, [], new Map(), limits, [
-        `resource limits are off: the VM's cgroup could not be made (${(error as Error).message}); the VM runs unlimited`,
-      ]);
+    for (let attempt = 1; ; attempt++) {
+      const warnings: string[] = [];
+      const byController = new Map<Controller, string>();
+      try {
+        if (this.layout.version === 2) this.createV2(name, limits, byController, warnings);
+        else this.createV1(name, limits, byController, warnings);
+        return new VmCgroup(this.layout, [...new Set(byController.values())], byController, limits, warnings);
+      } catch (error) {
+        await new VmCgroup(this.layout, [...new Set(byController.values())], byController, limits, []).remove();
+        // ENOENT: another service starting removed our (then empty) parent in between; make it again.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) continue;
+        return new VmCgroup(undefined, [], new Map(), limits, [
+          `resource limits are off: the VM's cgroup could not be made (${(error as Error).message}); the VM runs unlimited`,
+        ]);
+      }
     }
-    return new VmCgroup(this.layout, [...new Set(byController.values())], byController, limits, warnings);
   }
 
   private createV1(name: string, limits: EffectiveLimits, byController: Map<Controller, string>, warnings: string[]): void {
