@@ -9,7 +9,9 @@
 // `joinUserns` of each instance: `{ joinUserns, newPid, newUts, newIpc, hostname, instanceRoot, binds, initFile,
 // argv: ['/init'], pidFd }`. An instance's program is PID 1 of its PID namespace: when it exits, or when the helper
 // is SIGKILLed (parent-death signal), the kernel kills everything in the instance. PID 1 only receives the signals
-// it has a handler for (SIGKILL aside): a forwarded SIGTERM does nothing to a PID 1 without one.
+// it has a handler for (SIGKILL aside): a forwarded SIGTERM does nothing to a PID 1 without one. With `cgroups`, the
+// helper first moves itself into those groups (the VM's), so the holder, each instance and all they start are born
+// inside them.
 //
 // Helper exit status: the program's own, 128+N if it died of signal N, 127 program not found, 126 not executable,
 // 125 the helper failed before exec (bad arguments, map rejected, chroot/mount/pivot failed; the reason is on stderr).
