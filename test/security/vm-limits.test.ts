@@ -140,6 +140,39 @@ describe('VM limits [S10]', () => {
     }
   });
 
+  it('answers 503 LXSSD_E_OUT_OF_RESOURCES for a launch in a VM at maxPids, and launches again once it has room', { timeout: 120_000 }, async (t) => {
+    if (!isRoot) return t.skip('needs root for namespaces and cgroups');
+    if (!canConfine) return t.skip('this host has no cgroup controllers to confine a VM with');
+    const server = await startServer(t, { maxPids: 32 });
+    await usersWithBusybox(t, server.socketPath, 'root');
+    // Sleepers that stay: the VM sits at its limit without churning.
+    const filler = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', {
+      argv: ['/bin/sh', '-c', 'i=0; while [ $i -lt 64 ]; do sleep 1000 & i=$((i+1)); done 2>/dev/null; wait'],
+    });
+    assert.equal(filler.status, 201, JSON.stringify(filler.body));
+    await eventually(
+      async () => {
+        const { processes } = (await vmOf(server.socketPath)).resources;
+        assert.ok(processes.maxReached > 0, JSON.stringify(processes));
+      },
+      { timeoutMs: 30_000, what: 'the VM full' },
+    );
+    // The filler's shell may have exited at its failed fork and left a place or two: one sleeper per place.
+    let refused;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      refused = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/processes', { argv: ['sleep', '1000'] });
+      if (refused.status !== 201) break;
+    }
+    assert.deepEqual([refused!.status, refused!.body.code], [503, 'LXSSD_E_OUT_OF_RESOURCES'], JSON.stringify(refused!.body));
+    assert.match(refused!.body.detail, /maxPids/);
+    assert.equal((await vmOf(server.socketPath)).resources.processes.current, 32);
+    assert.equal((await localRequest(server.socketPath, 'GET', '/v1/version')).status, 200, 'the service is unharmed');
+
+    assert.equal((await localRequest(server.socketPath, 'DELETE', '/v1/distributions/bb/instance')).status, 204);
+    const again = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', { argv: ['echo', 'room'] });
+    assert.deepEqual([again.status, again.body.stdout], [200, 'room\n'], JSON.stringify(again.body));
+  });
+
   it('keeps every process of the VM in its cgroup: the holder, each helper, /init and what it starts', { timeout: 120_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for namespaces and cgroups');
     if (!canConfine) return t.skip('this host has no cgroup controllers to confine a VM with');

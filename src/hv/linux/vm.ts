@@ -238,6 +238,10 @@ class LinuxInstance implements HvInstance {
         },
       };
     } catch (error) {
+      // fork(2) refused with EAGAIN: the VM is at its process limit (its cgroup's pids.max); later may work.
+      if (error instanceof LaunchError && error.code === 'EAGAIN') {
+        throw new HvError('out-of-resources', `the VM has as many processes as it may (maxPids): ${error.message}`);
+      }
       if (error instanceof LaunchError) {
         throw new HvError(error.exitCode === 67 ? 'user-not-found' : 'launch-failed', error.message, error.exitCode);
       }
