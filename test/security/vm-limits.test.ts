@@ -207,6 +207,23 @@ describe('VM limits [S10]', () => {
     const members = (await readFile(`${first!.folder}/cgroup.procs`, 'utf8')).trim().split('\n').map(Number);
     for (const pid of [vm.pid, ...pids]) assert.ok(members.includes(pid), `cgroup.procs lists ${pid}`);
     assert.ok(vm.resources.processes.current >= pids.length, JSON.stringify(vm.resources.processes));
+
+    // Root inside cannot leave: the host's groups are not its own, whatever it mounts.
+    const escape = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', {
+      argv: [
+        '/bin/sh',
+        '-c',
+        'for fs in "cgroup -o pids" "cgroup -o memory" cgroup2; do mkdir -p /tmp/cg && mount -t $fs none /tmp/cg 2>/dev/null; ' +
+          'for f in /tmp/cg/cgroup.procs /sys/fs/cgroup/pids/cgroup.procs /sys/fs/cgroup/cgroup.procs; do ' +
+          '[ -e $f ] && echo $$ 2>/dev/null > $f && echo "escaped via $f"; done; umount /tmp/cg 2>/dev/null; done; cat /proc/self/cgroup',
+      ],
+    });
+    assert.equal(escape.status, 200, JSON.stringify(escape.body));
+    assert.doesNotMatch(escape.body.stdout, /escaped/);
+    for (const [key, group] of holderGroups) {
+      const line = escape.body.stdout.split('\n').find((entry: string) => entry.split(':')[1] === key);
+      assert.ok(line?.endsWith(`:${group.path}`), `still in ${group.path}: ${escape.body.stdout}`);
+    }
     assert.equal(vm.resources.processes.max, 256);
     // [wsl2] processors = 1 on a host with more: one CPU's worth of time (a cpu quota), not all of them.
     if (availableParallelism() > 1 && existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) assert.equal(vm.resources.cpus, 1);
