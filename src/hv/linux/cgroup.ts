@@ -1,18 +1,11 @@
 // Each user's VM gets a cgroup of its own (cgroup v2 where the host's v2 hierarchy has the controllers, else the
 // v1 controllers of a hybrid host) with the pids, memory (and swap) and CPU limits of WSL's .wslconfig keys, below
-// a parent of this service nested in the service's own cgroup. It never moves a process that is not the VM's, and
-// never fails a VM start: without usable controllers (non-root, a host without them) the VM runs unlimited, with
-// a warning saying so.
+// a parent of this service nested in the service's own cgroup. It moves no process but the VM's (and, on cgroup v2,
+// the service itself into a leaf when its group must hand controllers down), and never fails a VM start: without
+// usable controllers (non-root, a host without them) the VM runs unlimited, with a warning saying so.
 
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
