@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object(
     processRetentionMs: Type.Integer({ minimum: 0 }),
     /** running processes one user may have at once (each holds descriptors and up to 1 MiB of unread output) */
     maxProcesses: Type.Integer({ minimum: 1 }),
+    /** output one user's `run`s in progress may hold at once, bytes (each reserves 2 × its maxOutputBytes) */
+    maxRunOutputBytes: Type.Integer({ minimum: 1 }),
     /** WebSockets and event streams one user may hold open at once (each may buffer up to 1 MiB for its reader) */
     maxStreams: Type.Integer({ minimum: 1 }),
     /** give a user without a range in /etc/subuid and /etc/subgid one (lxssd then edits those files) */
@@ -84,6 +86,7 @@ const FILE_KEYS = {
   'lxssd.maxImportBytes': 'maxImportBytes',
   'lxssd.processRetentionMs': 'processRetentionMs',
   'lxssd.maxProcesses': 'maxProcesses',
+  'lxssd.maxRunOutputBytes': 'maxRunOutputBytes',
   'lxssd.maxStreams': 'maxStreams',
   'lxssd.allocateSubordinateIds': 'allocateSubordinateIds',
   'lxssd.idFilesDir': 'idFilesDir',
@@ -227,6 +230,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
     processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
     maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),
+    maxRunOutputBytes: parseInteger('maxRunOutputBytes', raw.maxRunOutputBytes ?? String(256 * 1024 * 1024)),
     maxStreams: parseInteger('maxStreams', raw.maxStreams ?? '256'),
     sharedFolders: parseSharedFolders(raw.sharedFolders ?? 'home=~'),
     allocateSubordinateIds: parseBoolean('allocateSubordinateIds', raw.allocateSubordinateIds ?? 'false'),

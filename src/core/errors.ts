@@ -32,6 +32,7 @@ export const ERROR_TABLE = {
   ERROR_DISK_FULL: { status: 507, title: 'There is not enough space on the disk' },
   LXSSD_E_SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
   LXSSD_E_OUT_OF_RESOURCES: { status: 503, title: 'The service is out of resources' },
+  LXSSD_E_TIMEOUT: { status: 504, title: 'The distribution did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -57,6 +57,29 @@ export class OutputLog {
     return this.bytes;
   }
 
+  /** True while the sources are held back because readers are behind: more output is on its way. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Resolves once the output has ended, or once no byte has arrived for `quietMs` while nothing was held back
+   * (a background child may keep the pipe open without writing: the output is then as complete as it gets).
+   */
+  async settled(quietMs: number): Promise<void> {
+    let seen = this.end;
+    let quietSince = Date.now();
+    while (!this.ended) {
+      const left = quietSince + quietMs - Date.now();
+      if (left <= 0 && !this.paused) return;
+      await this.changedWithin(Math.max(left, quietMs));
+      if (this.end !== seen || this.paused) {
+        seen = this.end;
+        quietSince = Date.now();
+      }
+    }
+  }
+
   /** A reader starting at the oldest output still kept (everything, for the first reader). */
   attach(): OutputCursor {
     const cursor = new OutputCursor(this, this.base);
@@ -67,6 +90,21 @@ export class OutputLog {
   /** Resolves at the next output or end. */
   changed(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves at the next output or end, or after `ms` at the latest (leaving no waiter behind). */
+  changedWithin(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter !== wake);
+        resolve();
+      }, ms);
+      this.waiters.push(wake);
+    });
   }
 
   /** @internal for OutputCursor */

@@ -11,6 +11,7 @@ import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Instances } from './instances.js';
 import { OutputLog } from './output-log.js';
+import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from './process-limits.js';
 
 export interface CreateProcessRequest {
   argv: string[];
@@ -33,11 +34,14 @@ export interface RunResult {
   id: string;
   exitCode: number;
   signal: number | null;
-  stdout: Buffer;
-  stderr: Buffer;
+  /** the output as it came, in pieces (no copy is made of it) */
+  stdout: Buffer[];
+  stderr: Buffer[];
   truncated: boolean;
   timedOut: boolean;
   error: string | null;
+  /** gives back the run's share of the user's maxRunOutputBytes: call once the answer has been sent */
+  release(): void;
 }
 
 export interface ProcessView {
@@ -50,6 +54,8 @@ export interface ProcessView {
   uid: number | null;
   tty: { cols: number; rows: number } | null;
   stdin: boolean;
+  /** argv was shortened for a list (see ARGV_SUMMARY); the process's own view has all of it */
+  argvTruncated: boolean;
   state: 'running' | 'exited';
   startedAt: string;
   exitedAt: string | null;
@@ -68,6 +74,14 @@ export interface ProcessesOptions {
   retentionMs: number;
   /** running processes a session may have; exited ones give way, oldest first, to keep the list this long */
   maxProcesses: number;
+  /** output all of a user's `run`s in progress may hold at once (each reserves 2 × its maxOutputBytes) */
+  maxRunOutputBytes: number;
+}
+
+/** One page of a list: `next` is the cursor for the following page, null on the last one. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
 }
 
 interface PasswdEntry {
@@ -109,13 +123,23 @@ function realTimeSignal(name: string): number | undefined {
 /** A running or exited process and everything a client may attach to. */
 export class ProcessEntry {
   readonly id = randomUUID();
+  /** the order it was listed in, for list cursors (set when it is listed) */
+  sequence = 0;
   readonly output = new OutputLog();
   readonly startedAt = new Date();
   exitedAt: Date | null = null;
   status: ExitStatus | null = null;
   error: string | null = null;
-  /** settles once the process has exited and all its output is in the log */
+  /** settles when the program has exited (a background child may still hold its output open) */
+  readonly exited: Promise<ExitStatus>;
+  /**
+   * settles once it has exited and its output is complete: every source ended, or quiet for OUTPUT_DRAIN_MS
+   * (a background child holding the pipe); what such a child writes later is not waited for
+   */
   readonly done: Promise<ExitStatus>;
+  /** true once `done` has settled */
+  outputSettled = false;
+  private resolveExited!: (status: ExitStatus) => void;
   private resolveDone!: (status: ExitStatus) => void;
   private stdinOwner: object | null = null;
   private stdinClosed: boolean;
@@ -133,18 +157,22 @@ export class ProcessEntry {
     readonly stdinWanted: boolean,
     public hv: HvProcess | null,
   ) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.stdinClosed = !stdinWanted;
     this.tty = tty;
   }
 
-  view(): ProcessView {
+  /** The process as a resource; `summary` (for lists) shortens argv to ARGV_SUMMARY. */
+  view(summary = false): ProcessView {
+    const argv = summary ? summarizeArgv(this.argv) : { argv: [...this.argv], truncated: false };
     return {
       id: this.id,
       distributionId: this.distributionId,
       distribution: this.distributionName(),
       pid: this.hv?.pid ?? null,
-      argv: [...this.argv],
+      argv: argv.argv,
+      argvTruncated: argv.truncated,
       user: this.user?.name ?? null,
       uid: this.user?.uid ?? null,
       tty: this.tty,
@@ -158,13 +186,20 @@ export class ProcessEntry {
     };
   }
 
-  /** @internal */
+  /** @internal the program has exited (its output may still be arriving) */
   finish(status: ExitStatus, error: string | null = null): void {
     if (this.status) return;
     this.status = status;
     this.error = error;
     this.exitedAt = new Date();
-    this.resolveDone(status);
+    this.resolveExited(status);
+  }
+
+  /** @internal its output is complete too */
+  settle(): void {
+    if (!this.status || this.outputSettled) return;
+    this.outputSettled = true;
+    this.resolveDone(this.status);
   }
 
   /** Makes `owner` the one stdin writer, or says why it cannot be. */
@@ -212,7 +247,13 @@ export class ProcessEntry {
 
   async signal(signal: number): Promise<void> {
     if (this.status || !this.hv) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
-    await this.hv.kill(signal);
+    try {
+      await this.hv.kill(signal);
+    } catch (error) {
+      // It exited while the signal was on its way: the same answer as after the exit.
+      if (error instanceof HvError && error.kind === 'exited') throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
+      throw error;
+    }
   }
 
   async resize(cols: number, rows: number): Promise<void> {
@@ -220,6 +261,44 @@ export class ProcessEntry {
     if (this.status) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
     await this.hv.resize(cols, rows);
     this.tty = { cols, rows };
+  }
+}
+
+/** argv as a list shows it: at most ARGV_SUMMARY.items items and ARGV_SUMMARY.bytes bytes in all. */
+function summarizeArgv(argv: readonly string[]): { argv: string[]; truncated: boolean } {
+  const kept: string[] = [];
+  let room = ARGV_SUMMARY.bytes;
+  let truncated = argv.length > ARGV_SUMMARY.items;
+  for (const item of argv.slice(0, ARGV_SUMMARY.items)) {
+    const bytes = Buffer.from(item, 'utf8');
+    if (bytes.length <= room) {
+      kept.push(item);
+      room -= bytes.length;
+      continue;
+    }
+    truncated = true;
+    // Cut at a character boundary: a partial UTF-8 sequence at the end decodes as U+FFFD, dropped here.
+    const cut = bytes.subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+    if (cut !== '' || kept.length === 0) kept.push(cut);
+    break;
+  }
+  return { argv: kept, truncated };
+}
+
+/** Refuses argv + env a launch cannot carry, before anything starts. */
+function checkLaunchSize(argv: readonly string[], env: readonly string[]): void {
+  let total = 0;
+  for (const [what, strings] of [['argv', argv], ['env', env]] as const) {
+    for (const value of strings) {
+      const bytes = Buffer.byteLength(value, 'utf8');
+      if (bytes > MAX_LAUNCH_STRING_BYTES) {
+        throw new LxssError('E_INVALIDARG', `an ${what} string of ${bytes} bytes is over the ${MAX_LAUNCH_STRING_BYTES} bytes one string may have (Linux's MAX_ARG_STRLEN)`);
+      }
+      total += bytes + 4;
+    }
+  }
+  if (total > MAX_LAUNCH_BYTES) {
+    throw new LxssError('E_INVALIDARG', `argv and env take ${total} bytes, over the ${MAX_LAUNCH_BYTES} a launch may carry (4 bytes per string counted, the distribution's default environment included)`);
   }
 }
 
@@ -246,6 +325,9 @@ export class Processes {
   /** creations past the limit check and not yet listed: they count as running */
   private starting = 0;
   private readonly passwdCache = new Map<string, PasswdEntry[]>();
+  /** output bytes the `run`s in progress have reserved (maxRunOutputBytes bounds it) */
+  private runOutputReserved = 0;
+  private nextSequence = 1;
 
   constructor(
     private readonly distributions: Distributions,
@@ -255,10 +337,25 @@ export class Processes {
     private readonly options: ProcessesOptions,
   ) {}
 
-  list(distributionId?: string): ProcessView[] {
-    return [...this.entries.values()]
-      .filter((entry) => distributionId === undefined || entry.distributionId === distributionId)
-      .map((entry) => entry.view());
+  /**
+   * One page of the processes (of one distribution), oldest first, argv summarised: `after` is the `next` of
+   * the page before (a process that went away since does not disturb it).
+   */
+  list(distributionId?: string, page: { limit?: number; after?: string } = {}): Page<ProcessView> {
+    const limit = page.limit ?? Infinity;
+    const after = page.after === undefined ? 0 : Number(page.after);
+    if (!Number.isSafeInteger(after) || after < 0) throw new LxssError('E_INVALIDARG', `"${page.after}" is not a cursor of this list`);
+    const items: ProcessView[] = [];
+    let last = after;
+    // The map keeps the order processes were listed in, which is their sequence order.
+    for (const entry of this.entries.values()) {
+      if (entry.sequence <= after) continue;
+      if (distributionId !== undefined && entry.distributionId !== distributionId) continue;
+      if (items.length >= limit) return { items, next: String(last) };
+      items.push(entry.view(true));
+      last = entry.sequence;
+    }
+    return { items, next: null };
   }
 
   get(id: string): ProcessEntry {
@@ -288,9 +385,13 @@ export class Processes {
   private async start(idOrName: string, request: CreateProcessRequest): Promise<ProcessEntry> {
     const distribution = this.distributions.startable(idOrName);
     const record = this.distributions.get(distribution.id);
+    // Before the distribution starts: the request's own strings and the default environment.
+    const requestEnv = Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${value}`);
+    checkLaunchSize(request.argv, [...record.defaultEnvironment, ...requestEnv]);
     await this.instances.start(distribution);
     const user = await this.resolveUser(distribution, record.defaultUid, request);
     const env = this.environment(record.defaultEnvironment, user, request);
+    checkLaunchSize(request.argv, env);
     const tty = request.tty ?? null;
     const stdinWanted = request.stdin ?? tty !== null;
 
@@ -322,6 +423,7 @@ export class Processes {
       if (error instanceof HvError && error.kind === 'launch-failed') {
         // It never ran: the resource says so, with the shell's exit code for it, rather than an HTTP error.
         entry.finish({ exitCode: error.exitCode ?? 127, signal: null }, error.message);
+        entry.settle();
         this.remember(entry);
         this.events.emit({ type: 'process-exited', processId: entry.id, distributionId: distribution.id, exitCode: entry.status!.exitCode, signal: null });
         return entry;
@@ -342,30 +444,52 @@ export class Processes {
     return entry;
   }
 
-  /** Runs to completion and collects the output (for curl users): capped per stream, killed after the timeout. */
+  /**
+   * Runs to completion and collects the output (for curl), capped per stream. It answers when the program
+   * exits, with the output that arrived by then or within OUTPUT_DRAIN_MS after (a background child may hold
+   * the pipe open: what it writes later is not collected, and it is left running). At the deadline the
+   * program is killed and the answer comes with the output so far — from the service's own timer, so a
+   * distribution that stops answering (its /init stopped or traced) cannot hold the answer back either.
+   */
   async run(idOrName: string, request: RunRequest): Promise<RunResult> {
     const { stdin, timeoutMs, maxOutputBytes, ...create } = request;
-    const entry = await this.create(idOrName, { ...create, stdin: stdin !== undefined });
-    const owner = {};
+    const release = this.reserveRunOutput(2 * maxOutputBytes);
+    let entry: ProcessEntry | undefined;
     let timedOut = false;
     let deadlinePassed!: () => void;
     const deadline = new Promise<void>((resolve) => (deadlinePassed = resolve));
     const timer = setTimeout(() => {
+      if (entry?.status) return;
       timedOut = true;
-      entry.hv?.kill(9).catch(() => undefined);
+      entry?.hv?.kill(9).catch(() => undefined);
       deadlinePassed();
     }, timeoutMs);
+    let drainTimer: NodeJS.Timeout | undefined;
     try {
-      if (stdin !== undefined && !entry.status) {
-        entry.writeStdin(owner, stdin).then(
-          () => entry.closeStdin(owner),
+      const creating = this.create(idOrName, { ...create, stdin: stdin !== undefined });
+      entry = await Promise.race([creating, deadline.then(() => undefined)]);
+      if (!entry) {
+        // It may still be launched once the distribution answers again: nobody waits for it then.
+        creating.then((late) => late.hv?.kill(9).catch(() => undefined), () => undefined);
+        throw new LxssError(
+          'LXSSD_E_TIMEOUT',
+          `the process was not started within timeoutMs (${timeoutMs} ms): the distribution is not answering`,
+        );
+      }
+      const started = entry;
+      const owner = {};
+      if (stdin !== undefined && !started.status) {
+        started.writeStdin(owner, stdin).then(
+          () => started.closeStdin(owner),
           () => undefined,
         );
       }
       const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
       const sizes = { 1: 0, 2: 0 };
       let truncated = false;
-      const cursor = entry.output.attach();
+      let drained: Promise<void> | undefined;
+      let drainOver = false;
+      const cursor = started.output.attach();
       try {
         for (;;) {
           const chunk = cursor.read();
@@ -379,28 +503,72 @@ export class Processes {
             }
             continue;
           }
-          // A background child can hold the output open long after the process exits: the deadline ends the
-          // wait for output too, keeping what came so far.
-          if (cursor.finished || entry.status || timedOut) break;
-          await Promise.race([cursor.changed(), deadline]);
+          if (cursor.finished || timedOut || drainOver) break;
+          if (started.status && !drained) {
+            drained = new Promise((resolve) => {
+              drainTimer = setTimeout(() => {
+                drainOver = true;
+                resolve();
+              }, OUTPUT_DRAIN_MS);
+            });
+          }
+          await Promise.race([cursor.changed(), deadline, drained ?? started.exited]);
         }
       } finally {
         cursor.close();
       }
-      const status = entry.status ?? (await entry.hv!.exited.catch(() => KILLED));
+      // At the deadline the SIGKILL is on its way; a distribution that does not confirm it does not hold the answer.
+      let confirmTimer: NodeJS.Timeout | undefined;
+      const status =
+        started.status ??
+        (await Promise.race([started.exited, new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)))]));
+      clearTimeout(confirmTimer);
+      const unconfirmed =
+        `the distribution did not confirm the kill within ${KILL_CONFIRM_MS} ms (it is not answering); ` +
+        `the process may still run: see GET /v1/processes/${started.id}`;
       return {
-        id: entry.id,
-        exitCode: status.exitCode,
-        signal: status.signal,
-        stdout: Buffer.concat(collected[1]),
-        stderr: Buffer.concat(collected[2]),
+        id: started.id,
+        exitCode: status?.exitCode ?? KILLED.exitCode,
+        signal: status ? status.signal : KILLED.signal,
+        stdout: collected[1],
+        stderr: collected[2],
         truncated,
         timedOut,
-        error: entry.error,
+        error: started.error ?? (status ? null : unconfirmed),
+        release,
       };
+    } catch (error) {
+      release();
+      throw error;
     } finally {
       clearTimeout(timer);
+      clearTimeout(drainTimer);
     }
+  }
+
+  /** Reserves a run's output (both streams) in the user's maxRunOutputBytes; the function gives it back. */
+  private reserveRunOutput(bytes: number): () => void {
+    const budget = this.options.maxRunOutputBytes;
+    if (bytes > budget) {
+      throw new LxssError(
+        'E_INVALIDARG',
+        `maxOutputBytes ${bytes / 2} for each of stdout and stderr is more than the ${budget} bytes all your runs may hold at once (maxRunOutputBytes)`,
+      );
+    }
+    if (this.runOutputReserved + bytes > budget) {
+      throw new LxssError(
+        'LXSSD_E_OUT_OF_RESOURCES',
+        `your runs in progress hold ${this.runOutputReserved} of the ${budget} output bytes all your runs may hold at once ` +
+          '(maxRunOutputBytes; each reserves 2 × maxOutputBytes); wait for one to answer, or ask for less maxOutputBytes',
+      );
+    }
+    this.runOutputReserved += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.runOutputReserved -= bytes;
+    };
   }
 
   /** Kills it if it runs, then forgets it. */
@@ -418,6 +586,7 @@ export class Processes {
 
   /** Lists it; exited processes give way, oldest first, so the list never holds more than maxProcesses. */
   private remember(entry: ProcessEntry): void {
+    entry.sequence = this.nextSequence++;
     this.entries.set(entry.id, entry);
     for (const [id, other] of this.entries) {
       if (this.entries.size <= this.options.maxProcesses) break;
@@ -425,26 +594,30 @@ export class Processes {
     }
   }
 
+  /**
+   * The program's exit makes it `exited` at once, with its code, even while a background child still holds its
+   * output open; the output is complete (`done`) when it ends or has been quiet for OUTPUT_DRAIN_MS.
+   */
   private watch(entry: ProcessEntry, hv: HvProcess): void {
-    const exited = hv.exited.catch(() => KILLED);
-    const outputEnded = (async () => {
-      while (!entry.output.ended) await entry.output.changed();
-    })();
-    Promise.all([exited, outputEnded]).then(([status]) => {
-      entry.finish(status);
-      this.instances.release(entry.distributionId);
-      this.events.emit({
-        type: 'process-exited',
-        processId: entry.id,
-        distributionId: entry.distributionId,
-        exitCode: status.exitCode,
-        signal: status.signal,
-      });
-      const forget = setTimeout(() => {
-        if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
-      }, this.options.retentionMs);
-      forget.unref();
-    });
+    hv.exited
+      .catch(() => KILLED)
+      .then((status) => {
+        entry.finish(status);
+        this.instances.release(entry.distributionId);
+        this.events.emit({
+          type: 'process-exited',
+          processId: entry.id,
+          distributionId: entry.distributionId,
+          exitCode: status.exitCode,
+          signal: status.signal,
+        });
+        const forget = setTimeout(() => {
+          if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+        }, this.options.retentionMs);
+        forget.unref();
+        return entry.output.settled(OUTPUT_DRAIN_MS);
+      })
+      .then(() => entry.settle());
   }
 
   private async resolveUser(

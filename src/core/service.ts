@@ -19,6 +19,7 @@ export interface ServiceOptions {
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
   readonly processRetentionMs: number;
   readonly maxProcesses: number;
+  readonly maxRunOutputBytes: number;
   readonly maxStreams: number;
   /** WSL's [wsl2] memory, swap and processors, and maxPids: each user's VM's limits */
   readonly memoryBytes: number | null;
@@ -60,6 +61,7 @@ export class LxssService {
       sharedFolders: options.sharedFolders,
       processRetentionMs: options.processRetentionMs,
       maxProcesses: options.maxProcesses,
+      maxRunOutputBytes: options.maxRunOutputBytes,
       maxStreams: options.maxStreams,
       vmLimits: {
         memoryBytes: options.memoryBytes,

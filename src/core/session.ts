@@ -41,6 +41,8 @@ export interface SessionContext {
   readonly processRetentionMs: number;
   /** running processes a user may have at once */
   readonly maxProcesses: number;
+  /** output one user's `run`s in progress may hold at once */
+  readonly maxRunOutputBytes: number;
   /** WebSockets and event streams a user may hold open at once */
   readonly maxStreams: number;
   /** what each user's VM may use */
@@ -178,7 +180,11 @@ export class UserSession {
       instances,
       this.events,
       (basePath, path) => files.readFile(uid, basePath, path),
-      { retentionMs: this.context.processRetentionMs, maxProcesses: this.context.maxProcesses },
+      {
+        retentionMs: this.context.processRetentionMs,
+        maxProcesses: this.context.maxProcesses,
+        maxRunOutputBytes: this.context.maxRunOutputBytes,
+      },
     );
     return { distributions, instances, processes };
   }

@@ -25,6 +25,8 @@ export type HvErrorKind =
   | 'out-of-resources'
   /** a process could not be started (program missing, not executable, ...); `exitCode` as a shell would say */
   | 'launch-failed'
+  /** the process had already exited (e.g. a signal that arrived after its end) */
+  | 'exited'
   | 'failed';
 
 export class HvError extends Error {

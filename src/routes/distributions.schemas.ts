@@ -1,6 +1,7 @@
 // Wire types of /v1/distributions and /v1/default-distribution.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { NextCursor } from './paging.js';
 
 export const DistributionNameSchema = Type.String({
   pattern: '^[a-zA-Z0-9._-]{1,256}$',
@@ -50,6 +51,7 @@ export const DistributionListSchema = Type.Object(
   {
     distributions: Type.Array(DistributionSchema),
     defaultDistribution: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    next: NextCursor,
   },
   { additionalProperties: false },
 );

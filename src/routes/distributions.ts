@@ -18,6 +18,7 @@ import {
   PatchDistributionBody,
   SetDefaultBody,
 } from './distributions.schemas.js';
+import { PageQuery, pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
 
 const EXPORT_MEDIA_TYPES = { tar: 'application/x-tar', 'tar.gz': 'application/gzip', 'tar.xz': 'application/x-xz' };
@@ -61,13 +62,19 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listDistributions',
         tags: ['distributions'],
-        summary: "The caller's distributions, including ones being installed",
-        response: { 200: DistributionListSchema, ...problemResponses() },
+        summary: "The caller's distributions, including ones being installed, oldest first, a page at a time",
+        querystring: PageQuery,
+        response: { 200: DistributionListSchema, ...problemResponses(400) },
       },
     },
     async (request) => {
       const distributions = (await distributionsOf(app, request)).list();
-      return { distributions, defaultDistribution: distributions.find((d) => d.isDefault)?.id ?? null };
+      const page = pageByKey(distributions, (d) => `${d.createdAt} ${d.id}`, request.query);
+      return {
+        distributions: page.items,
+        defaultDistribution: distributions.find((d) => d.isDefault)?.id ?? null,
+        next: page.next,
+      };
     },
   );
 

@@ -1,16 +1,21 @@
 // Wire types of processes: /v1/distributions/{distro}/processes, /v1/processes[/{id}], run.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from '../core/process-limits.js';
+import { NextCursor } from './paging.js';
 
 // A process's strings reach execve as C strings: a NUL would cut them short.
+const LAUNCH_LIMIT =
+  `argv and env together at most ${MAX_LAUNCH_BYTES} bytes (UTF-8, 4 more per string, the distribution's default ` +
+  `environment included) and ${MAX_LAUNCH_STRING_BYTES} bytes for one string, or 400 E_INVALIDARG before anything starts`;
 const Argv = Type.Array(Type.String({ maxLength: 131072, pattern: '^[^\\x00]*$' }), {
   minItems: 1,
   maxItems: 4096,
-  description: 'the program (not empty) and its arguments, exactly: no shell parses them',
+  description: `the program (not empty) and its arguments, exactly: no shell parses them; ${LAUNCH_LIMIT}`,
 });
 const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String({ pattern: '^[^\\x00]*$' }), {
   additionalProperties: false,
-  description: 'added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM',
+  description: `added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM; ${LAUNCH_LIMIT}`,
 });
 const Cwd = Type.String({ pattern: '^/[^\\x00]*$', maxLength: 4096, description: 'default: the user’s home' });
 export const TerminalSize = Type.Object(
@@ -49,7 +54,10 @@ export const ProcessSchema = Type.Object(
     distributionId: Type.String({ format: 'uuid' }),
     distribution: Type.String(),
     pid: Type.Union([Type.Integer(), Type.Null()], { description: 'pid inside the distribution; null if it never ran' }),
-    argv: Type.Array(Type.String()),
+    argv: Type.Array(Type.String(), {
+      description: `in lists, at most ${ARGV_SUMMARY.items} items and ${ARGV_SUMMARY.bytes} bytes (argvTruncated says so); all of it in GET /v1/processes/{id}`,
+    }),
+    argvTruncated: Type.Boolean({ description: 'argv was shortened for a list' }),
     user: Type.Union([Type.String(), Type.Null()]),
     uid: Type.Union([Type.Integer(), Type.Null()]),
     tty: Type.Union([TerminalSize, Type.Null()]),
@@ -64,7 +72,10 @@ export const ProcessSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const ProcessListSchema = Type.Object({ processes: Type.Array(ProcessSchema) }, { additionalProperties: false });
+export const ProcessListSchema = Type.Object(
+  { processes: Type.Array(ProcessSchema), next: NextCursor },
+  { additionalProperties: false },
+);
 
 export const ProcessParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
@@ -97,12 +108,20 @@ export const RunBody = Type.Object(
         maximum: 24 * 3600 * 1000,
         default: 60000,
         description:
-          'then the process is killed (SIGKILL) and the answer comes with the output so far; a background child ' +
-          'still holding stdout or stderr open is left running and what it writes later is not collected',
+          `the service's own deadline: the program is killed (SIGKILL) and the answer comes with the output so far, ` +
+          `even when the distribution does not answer (then after up to ${KILL_CONFIRM_MS} ms more, with \`error\` saying ` +
+          'the kill is unconfirmed; a process not even started by then is a 504 LXSSD_E_TIMEOUT)',
       }),
     ),
     maxOutputBytes: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024, default: 1048576, description: 'per stream; the rest is read and dropped' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 64 * 1024 * 1024,
+        default: 1048576,
+        description:
+          'bytes of output kept per stream; the rest is read and dropped. A run reserves 2 × this of the ' +
+          'maxRunOutputBytes all your runs in progress may hold (default 256 MiB): past it a 503 LXSSD_E_OUT_OF_RESOURCES',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -113,6 +132,13 @@ export const RunQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const RUN_DESCRIPTION =
+  `Answers when the program exits, with the output that came by then or within ${OUTPUT_DRAIN_MS} ms after: a ` +
+  'background child still holding stdout or stderr open does not hold the answer back (it is left running, and ' +
+  'what it writes later is not collected). At timeoutMs the program is killed and the answer comes with the ' +
+  'output so far. The answer is streamed as it is encoded, so its size (a NUL is six bytes in JSON) costs the ' +
+  'service no more than the output itself.';
+
 export const RunResultSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -122,7 +148,7 @@ export const RunResultSchema = Type.Object(
     stderr: Type.String(),
     encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
     truncated: Type.Boolean({ description: 'some output was over maxOutputBytes and left out' }),
-    timedOut: Type.Boolean({ description: 'the deadline came before the process exited and its output closed' }),
+    timedOut: Type.Boolean({ description: 'the deadline came before the program exited' }),
     error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
   },
   { additionalProperties: false },

@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { signalNumber } from '../core/processes.js';
 import { callerOf, distributionsOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
+import { PageQuery, pageOf } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
 import {
   CreateProcessBody,
@@ -14,11 +15,13 @@ import {
   ProcessSchema,
   ResizeBody,
   RUN_BODY_LIMIT,
+  RUN_DESCRIPTION,
   RunBody,
   RunQuery,
   RunResultSchema,
   SignalBody,
 } from './processes.schemas.js';
+import { runAnswer } from './run-answer.js';
 
 export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const processesOf = (request: FastifyRequest) => app.lxss.sessionOf(callerOf(request)).processes();
@@ -47,14 +50,16 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listDistributionProcesses',
         tags: ['processes'],
-        summary: "The caller's processes in one distribution",
+        summary: "The caller's processes in one distribution, oldest first, a page at a time (argv summarised)",
         params: DistroParams,
-        response: { 200: ProcessListSchema, ...problemResponses(404) },
+        querystring: PageQuery,
+        response: { 200: ProcessListSchema, ...problemResponses(400, 404) },
       },
     },
     async (request) => {
       const { id } = (await distributionsOf(app, request)).idOf(request.params.distro);
-      return { processes: (await processesOf(request)).list(id) };
+      const page = (await processesOf(request)).list(id, pageOf(request.query));
+      return { processes: page.items, next: page.next };
     },
   );
 
@@ -64,11 +69,15 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listProcesses',
         tags: ['processes'],
-        summary: "The caller's processes, running and recently exited",
-        response: { 200: ProcessListSchema, ...problemResponses() },
+        summary: "The caller's processes, running and recently exited, oldest first, a page at a time (argv summarised)",
+        querystring: PageQuery,
+        response: { 200: ProcessListSchema, ...problemResponses(400) },
       },
     },
-    async (request) => ({ processes: (await processesOf(request)).list() }),
+    async (request) => {
+      const page = (await processesOf(request)).list(undefined, pageOf(request.query));
+      return { processes: page.items, next: page.next };
+    },
   );
 
   app.get(
@@ -77,7 +86,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'getProcess',
         tags: ['processes'],
-        summary: 'One process: state, exit code, signal, times',
+        summary: 'One process: state, exit code, signal, times, and all of its argv',
         params: ProcessParams,
         response: { 200: ProcessSchema, ...problemResponses(404) },
       },
@@ -148,22 +157,21 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'runProcess',
         tags: ['processes'],
         summary: 'Run to completion and return exit code and output (for curl); output capped, time limited',
+        description: RUN_DESCRIPTION,
         params: DistroParams,
         querystring: RunQuery,
         body: RunBody,
         response: { 200: RunResultSchema, ...problemResponses(400, 404, 409, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const encoding = request.query.encoding ?? 'utf8';
       const { timeoutMs = 60000, maxOutputBytes = 1048576, ...rest } = request.body;
       const result = await (await processesOf(request)).run(request.params.distro, { ...rest, timeoutMs, maxOutputBytes });
-      return {
-        ...result,
-        stdout: result.stdout.toString(encoding),
-        stderr: result.stderr.toString(encoding),
-        encoding,
-      };
+      // The output stays reserved against maxRunOutputBytes until the answer has gone (or the client has).
+      reply.raw.once('close', () => result.release());
+      // A stream, not an object: the schema's RunResultSchema is what runAnswer writes, member by member.
+      return reply.type('application/json; charset=utf-8').send(runAnswer(result, encoding) as never);
     },
   );
 };

@@ -1,6 +1,7 @@
 // Wire types of /v1/session and /v1/sessions.
 
 import { Type } from '@sinclair/typebox';
+import { NextCursor } from './paging.js';
 import { SidSchema } from './tokens.schemas.js';
 
 /** Sentences for the user about what their VM lacks or would be refused for; empty when all is well. */
@@ -31,4 +32,7 @@ export const CallerSessionSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const SessionListSchema = Type.Object({ sessions: Type.Array(SessionSchema) }, { additionalProperties: false });
+export const SessionListSchema = Type.Object(
+  { sessions: Type.Array(SessionSchema), next: NextCursor },
+  { additionalProperties: false },
+);

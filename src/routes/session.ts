@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { isAdministrator } from '../core/identity.js';
 import { callerOf } from './caller.js';
+import { PageQuery, pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
 import { CallerSessionSchema, SessionListSchema } from './session.schemas.js';
 
@@ -36,12 +37,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listSessions',
         tags: ['sessions'],
-        summary: 'Every user session (root only)',
-        response: { 200: SessionListSchema, ...problemResponses() },
+        summary: 'Every user session (root only), oldest first, a page at a time',
+        querystring: PageQuery,
+        response: { 200: SessionListSchema, ...problemResponses(400) },
       },
     },
-    async (request) => ({
-      sessions: app.lxss.listSessions(callerOf(request)).map((session) => session.describe()),
-    }),
+    async (request) => {
+      const sessions = app.lxss.listSessions(callerOf(request)).map((session) => session.describe());
+      const page = pageByKey(sessions, (session) => `${session.createdAt} ${session.sid}`, request.query);
+      return { sessions: page.items, next: page.next };
+    },
   );
 };

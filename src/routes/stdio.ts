@@ -30,6 +30,8 @@ const STDIN_REFUSED = 4409;
 const INTERNAL_ERROR = 1011;
 /** Output bytes handed to a client's socket but not yet taken by it, before the pump waits. */
 const OUTPUT_HIGH_WATER = 1 << 20;
+/** Client frames received and not yet handled (stdin the process has not taken), before the socket stops reading. */
+const INPUT_HIGH_WATER = 1 << 20;
 
 const enum Channel {
   Stdin = 0,
@@ -123,8 +125,10 @@ async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' 
         else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
         continue;
       }
-      if (cursor.finished) break;
-      await Promise.race([cursor.changed(), stop]);
+      // Done: the output ended, or the program exited and its output went quiet (a background child holding
+      // the pipe does not keep the exit status from the client; what it writes later is not sent).
+      if (cursor.finished || entry.outputSettled) break;
+      await Promise.race([cursor.changed(), entry.done, stop]);
     }
     const status = await Promise.race([entry.done, stop.then(() => undefined)]);
     if (!status || socket.readyState !== socket.OPEN) return;
@@ -182,11 +186,14 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const owner = {};
       let queue = Promise.resolve();
       let pending = 0;
+      let pendingBytes = 0;
       socket.on('message', (data: Buffer, isBinary: boolean) => {
         const frame = isBinary || mode === 'tty' ? data : Buffer.from(data.toString(), 'utf8');
-        // Frames are handled one after another; while stdin is slow, stop reading the socket.
+        // Frames are handled one after another; while stdin is slow, stop reading the socket (so what one
+        // client can make the service hold is about INPUT_HIGH_WATER plus one frame of maxPayload).
         pending++;
-        if (pending > 8) socket.pause();
+        pendingBytes += frame.length;
+        if (pending > 8 || pendingBytes > INPUT_HIGH_WATER) socket.pause();
         queue = queue
           .then(() => (socket.readyState === socket.OPEN ? handleFrame(entry, owner, mode, frame) : undefined))
           .catch((error: unknown) => {
@@ -195,7 +202,8 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
           })
           .finally(() => {
             pending--;
-            if (pending <= 8) socket.resume();
+            pendingBytes -= frame.length;
+            if (pending <= 8 && pendingBytes <= INPUT_HIGH_WATER) socket.resume();
           });
       });
       socket.on('close', () => entry.releaseStdin(owner));

@@ -1,6 +1,7 @@
 // Wire types of /v1/tokens.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { NextCursor, PageQuery } from './paging.js';
 
 export const SidSchema = Type.String({
   pattern: '^S-1-\\d{1,15}(-\\d{1,10}){1,15}$',
@@ -41,7 +42,7 @@ export const MintedTokenSchema = Type.Object(
 );
 
 export const TokenListSchema = Type.Object(
-  { tokens: Type.Array(TokenInfoSchema) },
+  { tokens: Type.Array(TokenInfoSchema), next: NextCursor },
   { additionalProperties: false },
 );
 
@@ -49,6 +50,7 @@ export const TokenIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]
 
 export const TokenListQuery = Type.Object(
   {
+    ...PageQuery.properties,
     sid: Type.Optional(
       Type.String({
         pattern: '^(S-1-\\d{1,15}(-\\d{1,10}){1,15}|\\*)$',

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { callerOf } from './caller.js';
+import { pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
 import { MintedTokenSchema, MintTokenBody, TokenIdParams, TokenListQuery, TokenListSchema } from './tokens.schemas.js';
 
@@ -34,12 +35,16 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'listTokens',
         tags: ['tokens'],
-        summary: "List the caller's tokens (never their secrets); root may list another SID's or everyone's",
+        summary: "List the caller's tokens (never their secrets), oldest first, a page at a time; root may list another SID's or everyone's",
         querystring: TokenListQuery,
         response: { 200: TokenListSchema, ...problemResponses(400, 403) },
       },
     },
-    async (request) => ({ tokens: app.lxss.listTokens(callerOf(request), request.query.sid) }),
+    async (request) => {
+      const { sid, ...query } = request.query;
+      const page = pageByKey(app.lxss.listTokens(callerOf(request), sid), (token) => `${token.createdAt} ${token.id}`, query);
+      return { tokens: page.items, next: page.next };
+    },
   );
 
   app.delete(

@@ -67,6 +67,8 @@ export class LinuxVm implements HvVm {
   private readonly instances = new Set<LinuxInstance>();
   /** settles once the VM's cgroup is gone, after the holder has ended */
   private readonly cgroupRemoved: Promise<void>;
+  /** the holder has exited: an instance that starts now is ended at once */
+  private dead = false;
 
   private constructor(
     private readonly holder: ChildProcess,
@@ -75,7 +77,7 @@ export class LinuxVm implements HvVm {
     private readonly files: LinuxDistroFiles,
     private readonly cgroup: VmCgroup,
   ) {
-    this.ended = exited(holder);
+    this.ended = exited(holder).then(() => this.holderGone());
     // However the holder ends, what is left in the VM's groups is ended with them.
     this.cgroupRemoved = exited(holder).then(() => cgroup.remove());
   }
@@ -137,6 +139,7 @@ export class LinuxVm implements HvVm {
       const pid = await readReportedPid(helper, INSTANCE_PID_FD);
       await channel.hello();
       const instance = new LinuxInstance(helper, channel, pid, this.uid, this.files);
+      if (this.dead) throw new Error('the VM stopped while the distribution was starting');
       this.instances.add(instance);
       instance.ended.then(() => this.instances.delete(instance));
       return instance;
@@ -153,6 +156,15 @@ export class LinuxVm implements HvVm {
     this.holder.kill('SIGKILL');
     await this.ended;
     await this.cgroupRemoved;
+  }
+
+  /**
+   * The holder has exited — stopped, or killed from outside (`kill -9` of it on the host): its instances go
+   * with it, so nothing is left running in a VM the service reports stopped. `ended` settles after them.
+   */
+  private async holderGone(): Promise<void> {
+    this.dead = true;
+    await Promise.all([...this.instances].map((instance) => instance.kill()));
   }
 
   private async writeGeneratedFiles(spec: InstanceSpec): Promise<void> {
@@ -207,7 +219,7 @@ class LinuxInstance implements HvInstance {
           stderr: null,
           terminal,
           exited: launched.exit.then(toExitStatus),
-          kill: (signal) => this.channel.signal(id, signal),
+          kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
           resize: (cols, rows) => this.channel.resize(id, cols, rows),
         };
       }
@@ -232,7 +244,7 @@ class LinuxInstance implements HvInstance {
         stderr,
         terminal: null,
         exited: launched.exit.then(toExitStatus),
-        kill: (signal) => this.channel.signal(id, signal),
+        kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
         resize: async () => {
           throw new HvError('failed', 'not a terminal');
         },
@@ -299,6 +311,12 @@ class LinuxInstance implements HvInstance {
     return count;
   }
 
+  /** Ends it at once: SIGKILL of its helper takes PID 1, and with it the whole PID namespace. */
+  async kill(): Promise<void> {
+    if (this.helper.exitCode === null && this.helper.signalCode === null) this.helper.kill('SIGKILL');
+    await this.ended;
+  }
+
   async terminate(): Promise<void> {
     if (this.helper.exitCode !== null || this.helper.signalCode !== null) return;
     const grace = setTimeout(() => this.helper.kill('SIGKILL'), TERMINATE_GRACE_MS);
@@ -309,6 +327,12 @@ class LinuxInstance implements HvInstance {
       clearTimeout(grace);
     }
   }
+}
+
+/** init's ESRCH for a signal: the process was reported exited before the signal reached it. */
+function exitedFirst(error: unknown): never {
+  if (error instanceof InitError && error.code === 'ESRCH') throw new HvError('exited', error.message);
+  throw error;
 }
 
 function toExitStatus(status: { exitCode: number; signal: number }): ExitStatus {
