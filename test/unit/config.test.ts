@@ -34,6 +34,7 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig(base).vmIdleTimeout, 60000);
     assert.equal(resolveConfig(base).maxProcesses, 512);
     assert.equal(resolveConfig(base).maxStreams, 256);
+    assert.equal(resolveConfig(base).maxRunOutputBytes, 256 * 1024 * 1024);
     assert.equal(resolveConfig(base).allocateSubordinateIds, false, 'lxssd edits no /etc/subuid unless asked');
     assert.equal(resolveConfig(base).idFilesDir, '/etc');
   });
@@ -55,6 +56,7 @@ describe('resolveConfig', () => {
     assert.equal(fromFile.instanceIdleTimeout, -1);
     assert.equal(fromFile.vmIdleTimeout, 5);
     assert.equal(resolveConfig({ ...base, fileText: '[lxssd]\nmaxProcesses = 8\n' }).maxProcesses, 8);
+    assert.equal(resolveConfig({ ...base, fileText: '[lxssd]\nmaxRunOutputBytes = 4096\n' }).maxRunOutputBytes, 4096);
     const fromEnv = resolveConfig({ ...base, fileText, env: { LXSSD_LISTEN: '127.0.0.1:2000' } });
     assert.equal(fromEnv.listen.port, 2000);
     const fromFlags = resolveConfig({ ...base, fileText, env: { LXSSD_LISTEN: '127.0.0.1:2000' }, flags: { listen: '127.0.0.1:3000' } });
