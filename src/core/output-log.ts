@@ -62,6 +62,11 @@ export class OutputLog {
     return this.paused;
   }
 
+  /** Resolves once every source has ended. */
+  async whenEnded(): Promise<void> {
+    while (!this.ended) await this.changed();
+  }
+
   /**
    * Resolves once the output has ended, or once no byte has arrived for `quietMs` while nothing was held back
    * (a background child may keep the pipe open without writing: the output is then as complete as it gets).

@@ -292,13 +292,20 @@ function checkLaunchSize(argv: readonly string[], env: readonly string[]): void 
     for (const value of strings) {
       const bytes = Buffer.byteLength(value, 'utf8');
       if (bytes > MAX_LAUNCH_STRING_BYTES) {
-        throw new LxssError('E_INVALIDARG', `an ${what} string of ${bytes} bytes is over the ${MAX_LAUNCH_STRING_BYTES} bytes one string may have (Linux's MAX_ARG_STRLEN)`);
+        throw new LxssError(
+          'E_INVALIDARG',
+          `an ${what} string of ${bytes} bytes is over the ${MAX_LAUNCH_STRING_BYTES} bytes one string may have (Linux's MAX_ARG_STRLEN)`,
+        );
       }
       total += bytes + 4;
     }
   }
   if (total > MAX_LAUNCH_BYTES) {
-    throw new LxssError('E_INVALIDARG', `argv and env take ${total} bytes, over the ${MAX_LAUNCH_BYTES} a launch may carry (4 bytes per string counted, the distribution's default environment included)`);
+    throw new LxssError(
+      'E_INVALIDARG',
+      `argv and env take ${total} bytes, over the ${MAX_LAUNCH_BYTES} a launch may carry ` +
+        "(4 bytes per string counted, the distribution's default environment included)",
+    );
   }
 }
 
@@ -344,7 +351,9 @@ export class Processes {
   list(distributionId?: string, page: { limit?: number; after?: string } = {}): Page<ProcessView> {
     const limit = page.limit ?? Infinity;
     const after = page.after === undefined ? 0 : Number(page.after);
-    if (!Number.isSafeInteger(after) || after < 0) throw new LxssError('E_INVALIDARG', `"${page.after}" is not a cursor of this list`);
+    if (!Number.isSafeInteger(after) || after < 0) {
+      throw new LxssError('E_INVALIDARG', `"${page.after}" is not a cursor of this list`);
+    }
     const items: ProcessView[] = [];
     let last = after;
     // The map keeps the order processes were listed in, which is their sequence order.
@@ -519,9 +528,8 @@ export class Processes {
       }
       // At the deadline the SIGKILL is on its way; a distribution that does not confirm it does not hold the answer.
       let confirmTimer: NodeJS.Timeout | undefined;
-      const status =
-        started.status ??
-        (await Promise.race([started.exited, new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)))]));
+      const unanswered = new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)));
+      const status = started.status ?? (await Promise.race([started.exited, unanswered]));
       clearTimeout(confirmTimer);
       const unconfirmed =
         `the distribution did not confirm the kill within ${KILL_CONFIRM_MS} ms (it is not answering); ` +
@@ -603,7 +611,8 @@ export class Processes {
       .catch(() => KILLED)
       .then((status) => {
         entry.finish(status);
-        this.instances.release(entry.distributionId);
+        // The instance stays busy while the output is open (a background child still writing to a client).
+        entry.output.whenEnded().then(() => this.instances.release(entry.distributionId));
         this.events.emit({
           type: 'process-exited',
           processId: entry.id,
