@@ -247,21 +247,21 @@ export class ProcessEntry {
 
   async signal(signal: number): Promise<void> {
     if (this.status || !this.hv) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
-    try {
-      await this.hv.kill(signal);
-    } catch (error) {
-      // It exited while the signal was on its way: the same answer as after the exit.
-      if (error instanceof HvError && error.kind === 'exited') throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
-      throw error;
-    }
+    await this.hv.kill(signal).catch(exitedMeanwhile);
   }
 
   async resize(cols: number, rows: number): Promise<void> {
     if (!this.tty || !this.hv) throw new LxssError('LXSSD_E_NOT_A_TERMINAL', 'the process has no terminal');
     if (this.status) throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
-    await this.hv.resize(cols, rows);
+    await this.hv.resize(cols, rows).catch(exitedMeanwhile);
     this.tty = { cols, rows };
   }
+}
+
+/** It exited while the request was on its way: the same answer as after the exit. */
+function exitedMeanwhile(error: unknown): never {
+  if (error instanceof HvError && error.kind === 'exited') throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
+  throw error;
 }
 
 /** argv as a list shows it: at most ARGV_SUMMARY.items items and ARGV_SUMMARY.bytes bytes in all. */

@@ -171,6 +171,7 @@ export interface HvVm {
   readonly startedAt: Date;
   /** what this VM lacks that the user should know, as sentences (e.g. it holds only the user's own ids) */
   readonly warnings: readonly string[];
+  /** settles when the VM has ended, however (its holder killed from outside too), and its instances with it */
   readonly ended: Promise<void>;
   startInstance(spec: InstanceSpec): Promise<HvInstance>;
   /** Its limits and what it uses of them now. */

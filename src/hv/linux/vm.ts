@@ -220,7 +220,7 @@ class LinuxInstance implements HvInstance {
           terminal,
           exited: launched.exit.then(toExitStatus),
           kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
-          resize: (cols, rows) => this.channel.resize(id, cols, rows),
+          resize: (cols, rows) => this.channel.resize(id, cols, rows).catch(exitedFirst),
         };
       }
       const { child, local } = stdioPair('socket');
@@ -329,7 +329,7 @@ class LinuxInstance implements HvInstance {
   }
 }
 
-/** init's ESRCH for a signal: the process was reported exited before the signal reached it. */
+/** init's ESRCH for a signal or resize: the process was reported exited before the request reached it. */
 function exitedFirst(error: unknown): never {
   if (error instanceof InitError && error.code === 'ESRCH') throw new HvError('exited', error.message);
   throw error;
