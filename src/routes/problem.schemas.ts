@@ -32,6 +32,7 @@ const DESCRIPTIONS: Record<number, string> = {
   429: 'Too many failed authentications from this address',
   500: 'Internal error',
   503: 'The service is shutting down or out of resources; try again later',
+  504: 'The distribution did not answer in time (LXSSD_E_TIMEOUT)',
   507: 'The disk is full',
 };
 

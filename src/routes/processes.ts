@@ -161,7 +161,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: DistroParams,
         querystring: RunQuery,
         body: RunBody,
-        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409, 503) },
+        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409, 503, 504) },
       },
     },
     async (request, reply) => {
