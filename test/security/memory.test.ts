@@ -11,7 +11,8 @@ import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { serve } from '../helpers/binary.js';
-import { usersWithBusybox } from '../helpers/distros.js';
+import { importAs, readableArchive, usersWithBusybox } from '../helpers/distros.js';
+import { busyboxRootfsTar } from '../helpers/rootfs.js';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
 import { sharedTempDir, startServer } from '../helpers/server.js';
@@ -192,5 +193,45 @@ describe('memory one request can make the service hold [S10]', () => {
       const again = await run({ argv: ['echo', 'room'], maxOutputBytes: MiB });
       assert.deepEqual([again.status, again.body.stdout], [200, 'room\n'], 'the budget is free again');
     });
+  });
+
+  it('pages the other lists that can grow (tokens, distributions) with the same limit/after/next, in their own order', { timeout: 120_000 }, async (t) => {
+    if (!isRoot) return t.skip('needs root to import distributions');
+    const server = await startServer(t);
+    const minted: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const token = await localRequest(server.socketPath, 'POST', '/v1/tokens', { label: `t${i}` });
+      assert.equal(token.status, 201);
+      minted.push(token.body.info.id);
+    }
+    const all = (await localRequest(server.socketPath, 'GET', '/v1/tokens')).body;
+    assert.deepEqual([all.tokens.map((token: { id: string }) => token.id), all.next], [minted, null], 'one default page, oldest first');
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const query: string = after === null ? '?limit=2' : `?limit=2&after=${after}`;
+      const listed = (await localRequest(server.socketPath, 'GET', `/v1/tokens${query}`)).body;
+      assert.ok(listed.tokens.length <= 2, 'a page holds at most limit');
+      seen.push(...listed.tokens.map((token: { id: string }) => token.id));
+      after = listed.next;
+      if (after === null) break;
+    }
+    assert.deepEqual(seen, minted, 'the pages are the list, once each');
+    const tooMany = await localRequest(server.socketPath, 'GET', '/v1/tokens?limit=100000');
+    assert.deepEqual([tooMany.status, tooMany.body.code], [400, 'E_INVALIDARG'], 'a limit over 1000 is refused');
+
+    const [root] = await usersWithBusybox(t, server.socketPath, 'root');
+    await importAs(root, server.socketPath, 'bb2', await readableArchive(t, await busyboxRootfsTar()));
+    const whole = (await localRequest(server.socketPath, 'GET', '/v1/distributions')).body;
+    assert.deepEqual(whole.distributions.map((d: { name: string }) => d.name), ['bb', 'bb2'], 'oldest first, as before paging');
+    const first = (await localRequest(server.socketPath, 'GET', '/v1/distributions?limit=1')).body;
+    const rest = (await localRequest(server.socketPath, 'GET', `/v1/distributions?limit=1&after=${first.next}`)).body;
+    assert.deepEqual(
+      [...first.distributions, ...rest.distributions].map((d: { name: string }) => d.name),
+      ['bb', 'bb2'],
+      'two pages of one',
+    );
+    assert.equal(rest.next, null);
+    assert.equal(rest.defaultDistribution, whole.defaultDistribution, 'the default is named whatever page it is on');
   });
 });
