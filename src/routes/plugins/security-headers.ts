@@ -8,8 +8,9 @@ import fp from 'fastify-plugin';
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /**
- * For Swagger UI: its scripts and styles are files of ours (no inline script), it fetches /openapi.json and
- * "Try it out" calls from its own origin, its icons are data: images.
+ * For Swagger UI: its scripts are files of ours (no inline script), it fetches its document and "Try it out"
+ * calls from its own origin, its icons are data: images; it sets inline styles, so styles need 'unsafe-inline'
+ * (test/browser/docs-csp checks it in Chromium).
  */
 export const DOCS_CSP =
   "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'; " +
