@@ -65,6 +65,15 @@ async function serve(args: string[]): Promise<void> {
       'log-level': { type: 'string' },
     },
   });
+  if (!isRoot) {
+    // Not a half-working service whose every import is a 500: the Linux backend maps each user's ids into
+    // namespaces (and runs its helper) as root; there is no per-user mode yet.
+    throw new ConfigError(
+      'lxssd serve must run as root: it gives every local user their own distributions and sessions, and ' +
+        'setting up their namespaces needs root. Start it as root (e.g. `sudo lxssd serve`); users then reach ' +
+        'it on its socket without a token.',
+    );
+  }
   const config = await loadConfig(values);
   const app = await buildServer(config);
   let closing = false;

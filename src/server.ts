@@ -8,12 +8,19 @@ import type { Config } from './config.js';
 import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
+import { loggerOptions } from './log-options.js';
 import { v1Routes } from './routes/index.js';
 import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
 import openapi from './routes/plugins/openapi.js';
-import problemDetails from './routes/plugins/problem-details.js';
+import problemDetails, {
+  answerNodeErrors,
+  answerClientError,
+  frameworkProblem,
+  handshakeErrorHandler,
+} from './routes/plugins/problem-details.js';
+import securityHeaders from './routes/plugins/security-headers.js';
 import './routes/fastify-types.js';
 
 export interface ServerDeps {
@@ -31,10 +38,17 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       linux: { idFilesDir: config.idFilesDir, allocateSubordinateIds: config.allocateSubordinateIds },
     });
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions(config.logLevel),
     schemaController: { compilersFactory: { buildValidator } },
-    return503OnClosing: true,
+    // Node's and Fastify's own answers (parser errors, a bad URL, closing) become problem documents too.
+    clientErrorHandler(error, socket) {
+      // Fastify calls it bound to the instance.
+      answerClientError((this as unknown as FastifyInstance).log, error, socket);
+    },
+    frameworkErrors: frameworkProblem,
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  answerNodeErrors(app.server, app.log, { fastifyOwnsClientError: true });
   // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed
   // validation with a puzzling 400, and it is the type a web page may post cross-site without a preflight.
   app.removeContentTypeParser('text/plain');
@@ -43,6 +57,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   app.decorate('lxss', service);
   const localSocket = new LocalSocketServer(app, hv);
   app.decorate('localSocket', localSocket);
+  answerNodeErrors(localSocket.server, app.log);
   app.addHook('onClose', async () => {
     await localSocket.close();
     await service.close();
@@ -58,6 +73,8 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
       this.websocketServer.close(() => done());
     },
   });
+  app.websocketServer.on('wsClientError', handshakeErrorHandler);
+  await app.register(securityHeaders);
   await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
   await app.register(v1Routes, { prefix: '/v1', localPeerOf: (socket) => localSocket.peerOf(socket) });

@@ -117,12 +117,13 @@ export class LxssService {
   }
 
   /**
-   * Mints a token. Only a caller the OS has proven (the local socket) may mint for itself; the administrator
-   * may also mint over TCP and for another SID, as it could act as that user anyway.
+   * Mints a token. Only a caller the OS has proven (the local socket) may mint, root included: a token is never
+   * a way to make more tokens, so a leaked one (root's too) cannot outlive its own expiry or revocation. Root may
+   * mint for another SID, as it could act as that user anyway.
    */
   async mintToken(caller: Caller, request: MintTokenRequest): Promise<{ token: string; info: TokenInfo }> {
     const admin = isAdministrator(caller);
-    if (caller.transport !== 'local' && !admin) {
+    if (caller.transport !== 'local') {
       throw new LxssError('E_ACCESSDENIED', 'tokens are minted only over the local socket, where the OS proves who you are');
     }
     const sid: Sid = request.sid ?? caller.sid;

@@ -1,5 +1,5 @@
 // What lxssd adds to Fastify's types: the service on the instance, the caller on each request, and the
-// route config flag for routes that need no authentication.
+// route config flags (no authentication needed; a WebSocket route).
 
 import type { Caller } from '../core/identity.js';
 import type { LxssService } from '../core/service.js';
@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** true: no caller identity needed (e.g. /v1/version) */
     public?: boolean;
+    /** set by the problem-details plugin on WebSocket routes: an upgrade to any other route is refused */
+    websocket?: boolean;
   }
 }
 

@@ -1,4 +1,4 @@
-// /v1/tokens: mint (local socket, or root), list and revoke the caller's SID tokens.
+// /v1/tokens: mint (local socket only), list and revoke the caller's SID tokens.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -18,7 +18,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'mintToken',
         tags: ['tokens'],
-        summary: 'Mint a SID token for the caller (local socket only; root may also mint for another SID)',
+        summary: 'Mint a SID token for the caller (local socket only, root included; root may mint for another SID)',
         body: MintTokenBody,
         response: { 201: MintedTokenSchema, ...problemResponses(400, 409) },
       },

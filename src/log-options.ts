@@ -1,0 +1,93 @@
+// The service log's options: what a request line holds, and the secrets that never reach it — `token`,
+// `ticket` and `code` query values, the Authorization header and `lxss.token.*` WebSocket subprotocols.
+
+import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+
+const REDACTED = '[redacted]';
+/** Query parameters whose values are secrets (a token pasted into a URL, a one-time ticket, a login code). */
+const SECRET_QUERY_KEYS = new Set(['token', 'ticket', 'code', 'access_token']);
+
+function decodedKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' ')).trim().toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
+/** The URL with every secret query value replaced, whatever the key's case or percent-encoding. */
+export function redactUrl(url: string): string {
+  const mark = url.indexOf('?');
+  if (mark < 0) return url;
+  const query = url
+    .slice(mark + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      const key = equals < 0 ? pair : pair.slice(0, equals);
+      return equals >= 0 && SECRET_QUERY_KEYS.has(decodedKey(key)) ? `${key}=${REDACTED}` : pair;
+    });
+  return `${url.slice(0, mark)}?${query.join('&')}`;
+}
+
+/** `Bearer abc` → `Bearer [redacted]`: the scheme helps an operator, the credential never. */
+function redactAuthorization(value: string): string {
+  const scheme = /^\s*(\S+)\s+\S/.exec(value)?.[1];
+  return scheme ? `${scheme} ${REDACTED}` : REDACTED;
+}
+
+/** `lxss.events.v1, lxss.token.abc` → `lxss.events.v1, lxss.token.[redacted]`. */
+function redactSubprotocols(value: string): string {
+  return value.replace(/(lxss\.token\.)[^\s,]*/gi, `$1${REDACTED}`);
+}
+
+function censor(value: unknown, path: string[]): unknown {
+  const key = path[path.length - 1]?.toLowerCase();
+  if (Array.isArray(value)) return value.map((item) => censor(item, path));
+  if (typeof value !== 'string') return value === undefined ? undefined : REDACTED;
+  switch (key) {
+    case 'url':
+    case 'path':
+      return redactUrl(value);
+    case 'authorization':
+    case 'proxy-authorization':
+      return redactAuthorization(value);
+    case 'sec-websocket-protocol':
+      return redactSubprotocols(value);
+    default:
+      return REDACTED;
+  }
+}
+
+const HEADER_PATHS = ['authorization', '["proxy-authorization"]', '["sec-websocket-protocol"]', 'cookie'];
+/** Wherever a request is logged: Fastify's `req`, a raw request logged by a library, or bare headers. */
+const REDACT_PATHS = [
+  'req.url',
+  'url',
+  'path',
+  ...HEADER_PATHS.flatMap((header) => [
+    `req.headers${header.startsWith('[') ? header : `.${header}`}`,
+    `headers${header.startsWith('[') ? header : `.${header}`}`,
+  ]),
+];
+
+/** Fastify's logger options; at debug and trace a request's headers are logged too (secrets redacted). */
+export function loggerOptions(level: string): NonNullable<FastifyServerOptions['logger']> {
+  const withHeaders = level === 'debug' || level === 'trace';
+  return {
+    level,
+    redact: { paths: REDACT_PATHS, censor },
+    serializers: {
+      req(request: FastifyRequest) {
+        return {
+          method: request.method,
+          url: request.url,
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+          ...(withHeaders ? { headers: request.headers } : {}),
+        };
+      },
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// Headers every response carries: no page of ours may be framed (clickjacking), nothing is sniffed into
+// another type, and API answers allow no active content at all. Swagger UI (/docs) gets a policy it runs under.
+
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+/** For JSON, problem documents and the rest: nothing may load, nothing may frame it. */
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/**
+ * For Swagger UI: its scripts are files of ours (no inline script), it fetches its document and "Try it out"
+ * calls from its own origin, its icons are data: images; it sets inline styles, so styles need 'unsafe-inline'
+ * (test/browser/docs-csp checks it in Chromium).
+ */
+export const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+  "form-action 'self'; frame-ancestors 'none'";
+
+async function securityHeaders(app: FastifyInstance): Promise<void> {
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-frame-options', 'DENY');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    const docs = request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs?');
+    reply.header('content-security-policy', docs ? DOCS_CSP : API_CSP);
+    return payload;
+  });
+}
+
+export default fp(securityHeaders, { name: 'lxssd-security-headers' });
