@@ -34,6 +34,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     logger: { level: config.logLevel },
     schemaController: { compilersFactory: { buildValidator } },
     return503OnClosing: true,
+    // A {distro} may be 256 characters (a name, or any id or name to look up), each up to 12 bytes once
+    // percent-encoded: the router's default of 100 answered such a valid request 414 before validation.
+    routerOptions: { maxParamLength: 3072 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed
   // validation with a puzzling 400, and it is the type a web page may post cross-site without a preflight.
