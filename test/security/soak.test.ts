@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { eventually } from '../helpers/eventually.js';
@@ -52,12 +54,18 @@ async function namespaces(): Promise<number> {
   return seen.size;
 }
 
+// A full collection before each count, so the heap figure is what is still referenced, not what V8 has
+// not collected yet.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
 interface Figures {
   processes: number;
   mounts: number;
   namespaces: number;
   fds: number;
   rssMiB: number;
+  heapMiB: number;
 }
 
 async function figures(): Promise<Figures> {
@@ -67,6 +75,7 @@ async function figures(): Promise<Figures> {
     namespaces: await namespaces(),
     fds: (await readdir('/proc/self/fd')).length,
     rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+    heapMiB: Math.round(process.memoryUsage().heapUsed / 1048576),
   };
 }
 
@@ -224,12 +233,14 @@ class Worker {
 describe('soak', () => {
   it(`keeps every byte and exit, and leaks nothing, under ${SOAK_SECONDS} s of three users at once [R1] [R3] [S10]`, async (t) => {
     if (!isRoot) return t.skip('needs root for test users and user namespaces');
-    const server = await startServer(t, { instanceIdleTimeout: 600_000, vmIdleTimeout: 600_000 });
+    // Exited processes are kept (with their output) for processRetentionMs: short here, so that what the
+    // soak made can be seen to go away at the end.
+    const server = await startServer(t, { instanceIdleTimeout: 600_000, vmIdleTimeout: 600_000, processRetentionMs: 5000 });
     const tar = await readableArchive(t, await busyboxRootfsTar());
     const users = await Promise.all([ensureUser('root'), ensureUser('alice'), ensureUser('bob')]);
     // Warm up once so the baseline counts what a quiet, started service holds.
     await localRequest(server.socketPath, 'GET', '/v1/distributions');
-    (globalThis as { gc?: () => void }).gc?.();
+    gc();
     const start = await figures();
 
     const workers: Worker[] = [];
@@ -265,12 +276,13 @@ describe('soak', () => {
     }
     const end = await eventually(
       async () => {
-        (globalThis as { gc?: () => void }).gc?.();
+        gc();
         const now = await figures();
         assert.ok(now.processes <= start.processes, `processes in the service's tree: ${start.processes} → ${now.processes} (${await descendants(process.pid)})`);
         assert.ok(now.mounts <= start.mounts, `/proc/mounts lines: ${start.mounts} → ${now.mounts}`);
         assert.ok(now.namespaces <= start.namespaces, `namespaces on the host: ${start.namespaces} → ${now.namespaces}`);
         assert.ok(now.fds <= start.fds + 8, `descriptors: ${start.fds} → ${now.fds}`);
+        assert.ok(now.heapMiB <= start.heapMiB + 32, `heap in use: ${start.heapMiB} → ${now.heapMiB} MiB`);
         return now;
       },
       { timeoutMs: 30_000, intervalMs: 250, what: 'the host back to its start' },
