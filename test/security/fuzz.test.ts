@@ -2,7 +2,7 @@
 // broken ones), sent to a live server over its real listeners (root over the local socket, a token over
 // TCP) for a bounded time. Every answer must be a status the document declares for that operation, with a
 // body its schema allows; never a 500; the server stays up; and a refused request (4xx) changes nothing.
-// LXSSD_FUZZ_SECONDS sets the time (default 60; `npm run fuzz` runs 600).
+// LXSSD_FUZZ_SECONDS sets the time (default 50; `npm run fuzz` runs 600).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ import { busyboxRootfsTar, craftedTar } from '../helpers/rootfs.js';
 import { sharedTempDir, startServer, type TestServer } from '../helpers/server.js';
 import { ensureUser, isRoot } from '../helpers/users.js';
 
-const FUZZ_SECONDS = Number(process.env.LXSSD_FUZZ_SECONDS ?? '60');
+const FUZZ_SECONDS = Number(process.env.LXSSD_FUZZ_SECONDS ?? '50');
 /** The fixture distribution: generated requests may use it, never delete, move or rename it. */
 const FIXTURE = 'fz';
 /** Operations left out: they end the whole session (its instances and VM) the fuzzer is working in. */

@@ -2,7 +2,7 @@
 // streaming stdio, terminating and subscribing to events for a bounded time. At the end every byte's
 // checksum matched, every exit was reported once, and nothing leaked: no process in the service's tree,
 // no mount, no namespace more than at the start; descriptors and RSS back near where they began.
-// SOAK_SECONDS sets the time (default 45 in npm test; `npm run soak` runs 600).
+// SOAK_SECONDS sets the time (default 40 in npm test; `npm run soak` runs 600).
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,7 @@ import { busyboxRootfsTar } from '../helpers/rootfs.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { curlLocalAs, ensureUser, isRoot, type TestUser } from '../helpers/users.js';
 
-const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? '45');
+const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? '40');
 
 // ---------------------------------------------------------------------------------------------------
 // what the host says
