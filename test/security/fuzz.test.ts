@@ -37,7 +37,7 @@ interface Operation {
 }
 
 interface Sent {
-  transport: 'socket' | 'tcp';
+  transport: 'socket' | 'tcp' | 'tcp-other';
   method: string;
   url: string;
   headers: Record<string, string>;
@@ -213,7 +213,7 @@ const SHORT_ARGV = fc.oneof(
 /** Operations that destroy or rename what they name: they never get the fixture. */
 const PROTECTED = new Set(['DELETE /v1/distributions/{distro}', 'POST /v1/distributions/{distro}/move', 'PATCH /v1/distributions/{distro}']);
 
-function requestArbitrary(op: Operation, context: Context, tiny: Buffer, token: string): fc.Arbitrary<Sent> {
+function requestArbitrary(op: Operation, context: Context, tiny: Buffer, token: string, otherToken: string): fc.Arbitrary<Sent> {
   const pathValues: Record<string, fc.Arbitrary<unknown>> = {};
   const queryValues: Record<string, fc.Arbitrary<unknown>> = {};
   const brokenParams: Array<fc.Arbitrary<{ where: string; name: string; value: unknown; why: string }>> = [];
@@ -270,7 +270,7 @@ function requestArbitrary(op: Operation, context: Context, tiny: Buffer, token: 
       query: fc.record(queryValues),
       body,
       broken,
-      transport: fc.constantFrom<'socket' | 'tcp'>('socket', 'tcp'),
+      transport: fc.constantFrom<Sent['transport']>('socket', 'tcp', 'tcp', 'tcp-other'),
     })
     .map(({ path, query, body, broken, transport }) => {
       const intent: string[] = [];
@@ -289,6 +289,8 @@ function requestArbitrary(op: Operation, context: Context, tiny: Buffer, token: 
       if ([...search].length) url += `?${search}`;
       const headers: Record<string, string> = { host: 'localhost' };
       if (transport === 'tcp') headers.authorization = `Bearer ${token}`;
+      // Another user, with root's ids and names in hand: every one of them must be a 404 to alice.
+      if (transport === 'tcp-other') headers.authorization = `Bearer ${otherToken}`;
       if (body.contentType && body.body !== undefined) headers['content-type'] = body.contentType;
       if (op.key === 'GET /v1/events') headers.accept = 'application/json';
       return { transport, method: op.method, url, headers, body: body.body, intent: intent.join('; ') || 'valid' };
@@ -303,7 +305,7 @@ function text(value: unknown): string {
 function send(server: TestServer, sent: Sent): Promise<Received> {
   return new Promise((resolve, reject) => {
     const target = sent.transport === 'socket' ? { socketPath: server.socketPath } : { host: '127.0.0.1', port: server.port };
-    const headers: Record<string, string> = { ...sent.headers, ...(sent.transport === "tcp" ? { host: `127.0.0.1:${server.port}` } : {}) };
+    const headers: Record<string, string> = { ...sent.headers, ...(sent.transport !== 'socket' ? { host: `127.0.0.1:${server.port}` } : {}) };
     if (sent.body !== undefined) headers['content-length'] = String(sent.body.length);
     const req = httpRequest({ ...target, method: sent.method, path: sent.url, headers, timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
@@ -327,7 +329,9 @@ async function stateSnapshot(server: TestServer): Promise<string> {
   const users = join(server.stateDir, 'users');
   for (const sid of (await readdir(users).catch(() => [] as string[])).sort()) {
     const text = await readFile(join(users, sid, 'registry.json'), 'utf8').catch(() => '(none)');
-    parts.push(`${sid}: ${text}`);
+    // A session's first request (refused or not) opens its state: an empty registry is as good as none.
+    const empty = text !== '(none)' && JSON.stringify(JSON.parse(text)) === '{"version":1,"defaultDistribution":null,"distributions":[]}';
+    if (!empty && text !== '(none)') parts.push(`${sid}: ${text}`);
   }
   const tokens = await readFile(join(server.stateDir, 'tokens.json'), 'utf8').catch(() => '(none)');
   // lastUsedAt moves with every authenticated request; what a refusal must not change is the rest.
@@ -349,6 +353,8 @@ describe('fuzzing the API from openapi/openapi.json', () => {
     const root = await ensureUser('root');
     await importAs(root, server.socketPath, FIXTURE, await readableArchive(t, await busyboxRootfsTar()));
     const token = await tokenOf(server);
+    const alice = await ensureUser('alice');
+    const otherToken = await tokenOf(server, `S-1-22-1-${alice.uid}`);
     const tokenId = JSON.parse(await readFile(join(server.stateDir, 'tokens.json'), 'utf8')) as Json;
     void tokenId;
     const dir = await sharedTempDir('lxssd-fuzz-');
@@ -357,6 +363,7 @@ describe('fuzzing the API from openapi/openapi.json', () => {
     const tiny = await readFile(tinyTar);
     t.after(async () => (await import('node:fs/promises')).rm(dir, { recursive: true, force: true }));
 
+    assert.match(await stateSnapshot(server), new RegExp(`"${FIXTURE}"`), 'the snapshot sees the fixture in its registry');
     const { operations, problem } = await loadOperations();
     const Ajv = ((AjvModule as Json).default ?? AjvModule) as typeof AjvModule.default;
     const addFormats = ((addFormatsModule as Json).default ?? addFormatsModule) as typeof addFormatsModule.default;
@@ -401,7 +408,7 @@ describe('fuzzing the API from openapi/openapi.json', () => {
     const deadline = Date.now() + FUZZ_SECONDS * 1000;
 
     const property = fc.asyncProperty(
-      fc.constantFrom(...operations).chain((op) => requestArbitrary(op, context, tiny, token).map((sent) => ({ op, sent }))),
+      fc.constantFrom(...operations).chain((op) => requestArbitrary(op, context, tiny, token, otherToken).map((sent) => ({ op, sent }))),
       async ({ op, sent }) => {
         const before = await stateSnapshot(server);
         const received = await send(server, sent);
@@ -432,7 +439,7 @@ describe('fuzzing the API from openapi/openapi.json', () => {
           if (after !== before) problems.push(`a refused request changed the state:\nbefore ${before}\nafter  ${after}`);
         }
         // Learn what exists, so later requests reach real resources.
-        if (received.status < 300 && received.contentType === 'application/json') {
+        if (received.status < 300 && received.contentType === 'application/json' && sent.transport !== 'tcp-other') {
           const body = JSON.parse(received.text) as Json;
           if (op.key === 'POST /v1/distributions/{distro}/processes' || op.key === 'POST /v1/distributions/{distro}/run') mine.processes.add(body.id);
           if (op.key === 'POST /v1/distributions') mine.distros.add(body.name);
