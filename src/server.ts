@@ -47,6 +47,9 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     },
     frameworkErrors: frameworkProblem,
     return503OnClosing: false,
+    // A {distro} may be 256 characters (a name, or any id or name to look up), each up to 12 bytes once
+    // percent-encoded: the router's default of 100 answered such a valid request 414 before validation.
+    routerOptions: { maxParamLength: 3072 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   answerNodeErrors(app.server, app.log, { fastifyOwnsClientError: true });
   // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed
