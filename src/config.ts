@@ -21,9 +21,23 @@ export const ConfigSchema = Type.Object(
     instanceIdleTimeout: Type.Integer(),
     /** WSL's [wsl2] vmIdleTimeout, ms; negative: never */
     vmIdleTimeout: Type.Integer(),
-    /** failed authentications allowed per client address per window */
+    /** failed authentications allowed per client address per window (then 429; a valid token is never refused) */
     authFailureLimit: Type.Integer({ minimum: 1 }),
+    /** failed authentications allowed from all addresses together per window */
+    authFailureGlobalLimit: Type.Integer({ minimum: 1 }),
     authFailureWindowMs: Type.Integer({ minimum: 1 }),
+    /** connections held at once on both listeners together (and never into the descriptors kept in reserve) */
+    maxConnections: Type.Integer({ minimum: 1 }),
+    /** connections one peer may hold: a user (uid on the local socket, token on TCP), or a TCP address before it authenticates */
+    maxConnectionsPerPeer: Type.Integer({ minimum: 1 }),
+    /** ms a client may take to send a request's headers (also: a new connection that sends nothing) */
+    headersTimeout: Type.Integer({ minimum: 1 }),
+    /** ms an idle keep-alive connection is kept */
+    keepAliveTimeout: Type.Integer({ minimum: 1 }),
+    /** ms a request body may take in all; streamed bodies (imports) are exempt and bounded by bodyIdleTimeout */
+    bodyTimeout: Type.Integer({ minimum: 1 }),
+    /** ms a request body (an import's included) may go without a byte before it is cut */
+    bodyIdleTimeout: Type.Integer({ minimum: 1 }),
     /** the largest unpacked tar an import may write, in bytes */
     maxImportBytes: Type.Integer({ minimum: 1 }),
     /** how long an exited process stays listed, ms */
@@ -82,7 +96,14 @@ const FILE_KEYS = {
   'lxssd.stateDir': 'stateDir',
   'lxssd.logLevel': 'logLevel',
   'lxssd.authFailureLimit': 'authFailureLimit',
+  'lxssd.authFailureGlobalLimit': 'authFailureGlobalLimit',
   'lxssd.authFailureWindowMs': 'authFailureWindowMs',
+  'lxssd.maxConnections': 'maxConnections',
+  'lxssd.maxConnectionsPerPeer': 'maxConnectionsPerPeer',
+  'lxssd.headersTimeout': 'headersTimeout',
+  'lxssd.keepAliveTimeout': 'keepAliveTimeout',
+  'lxssd.bodyTimeout': 'bodyTimeout',
+  'lxssd.bodyIdleTimeout': 'bodyIdleTimeout',
   'lxssd.maxImportBytes': 'maxImportBytes',
   'lxssd.processRetentionMs': 'processRetentionMs',
   'lxssd.maxProcesses': 'maxProcesses',
@@ -226,7 +247,14 @@ export function resolveConfig(sources: ConfigSources): Config {
     instanceIdleTimeout: parseInteger('instanceIdleTimeout', raw.instanceIdleTimeout ?? '15000'),
     vmIdleTimeout: parseInteger('vmIdleTimeout', raw.vmIdleTimeout ?? '60000'),
     authFailureLimit: parseInteger('authFailureLimit', raw.authFailureLimit ?? '10'),
+    authFailureGlobalLimit: parseInteger('authFailureGlobalLimit', raw.authFailureGlobalLimit ?? '100'),
     authFailureWindowMs: parseInteger('authFailureWindowMs', raw.authFailureWindowMs ?? '60000'),
+    maxConnections: parseInteger('maxConnections', raw.maxConnections ?? '4096'),
+    maxConnectionsPerPeer: parseInteger('maxConnectionsPerPeer', raw.maxConnectionsPerPeer ?? '512'),
+    headersTimeout: parseInteger('headersTimeout', raw.headersTimeout ?? '30000'),
+    keepAliveTimeout: parseInteger('keepAliveTimeout', raw.keepAliveTimeout ?? '72000'),
+    bodyTimeout: parseInteger('bodyTimeout', raw.bodyTimeout ?? '60000'),
+    bodyIdleTimeout: parseInteger('bodyIdleTimeout', raw.bodyIdleTimeout ?? '60000'),
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
     processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
     maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),

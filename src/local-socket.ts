@@ -2,7 +2,7 @@
 // kernel (SO_PEERCRED) when it is accepted. Mode 0666 on purpose: the peer identity is the guard.
 
 import type { FastifyInstance } from 'fastify';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,8 +13,8 @@ export class LocalSocketServer {
   private readonly peers = new WeakMap<Socket, PeerCredentials>();
   private path: string | undefined;
 
-  constructor(app: FastifyInstance, hv: Hypervisor) {
-    this.server = createServer((request, response) => app.routing(request, response));
+  constructor(app: FastifyInstance, hv: Hypervisor, options: ServerOptions = {}) {
+    this.server = createServer(options, (request, response) => app.routing(request, response));
     this.server.on('connection', (socket: Socket) => {
       try {
         this.peers.set(socket, hv.localPeer(socket));

@@ -5,6 +5,9 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
+import { addressPeer, ConnectionGuard, httpServerOptions, userPeer } from './connection-guard.js';
+import { LxssError } from './core/errors.js';
+import { sidForUid } from './core/identity.js';
 import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
@@ -12,6 +15,7 @@ import { loggerOptions } from './log-options.js';
 import { v1Routes } from './routes/index.js';
 import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
+import bodyTimeouts from './routes/plugins/body-timeouts.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
 import openapi from './routes/plugins/openapi.js';
 import problemDetails, {
@@ -29,6 +33,8 @@ export interface ServerDeps {
 
 export interface LxssServer extends FastifyInstance {
   localSocket: LocalSocketServer;
+  /** admission of connections on both listeners */
+  connections: ConnectionGuard;
 }
 
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<LxssServer> {
@@ -37,6 +43,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     createHypervisor({
       linux: { idFilesDir: config.idFilesDir, allocateSubordinateIds: config.allocateSubordinateIds },
     });
+  const http = httpServerOptions(config);
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     schemaController: { compilersFactory: { buildValidator } },
@@ -50,17 +57,40 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     // A {distro} may be 256 characters (a name, or any id or name to look up), each up to 12 bytes once
     // percent-encoded: the router's default of 100 answered such a valid request 414 before validation.
     routerOptions: { maxParamLength: 3072 },
+    http,
+    keepAliveTimeout: http.keepAliveTimeout,
+    requestTimeout: 0,
   }).withTypeProvider<TypeBoxTypeProvider>();
   answerNodeErrors(app.server, app.log, { fastifyOwnsClientError: true });
+  const connections = new ConnectionGuard({
+    maxConnections: config.maxConnections,
+    maxConnectionsPerPeer: config.maxConnectionsPerPeer,
+    descriptorLimit: () => hv.descriptorLimit(),
+    openDescriptors: () => hv.openDescriptors(),
+    log: (message, detail) => app.log.warn(detail, message),
+  });
+  app.decorate('connections', connections);
+  connections.watch(app.server, (socket) => ({ peer: addressPeer(socket), authenticated: false }));
+  // First of all hooks: a request on a refused connection goes no further, and every other one is counted busy.
+  app.addHook('onRequest', async (request, reply) => {
+    const socket = request.raw.socket;
+    if (connections.isRefused(socket)) throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', 'this connection was refused');
+    reply.raw.once('close', connections.requestStarted(socket, request.headers.upgrade !== undefined));
+  });
+  app.addHook('preClose', async () => connections.closeIdle());
   // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed
   // validation with a puzzling 400, and it is the type a web page may post cross-site without a preflight.
   app.removeContentTypeParser('text/plain');
 
   const service = await LxssService.open(hv, config, (message, detail) => app.log.info(detail ?? {}, message));
   app.decorate('lxss', service);
-  const localSocket = new LocalSocketServer(app, hv);
+  const localSocket = new LocalSocketServer(app, hv, http);
   app.decorate('localSocket', localSocket);
   answerNodeErrors(localSocket.server, app.log);
+  connections.watch(localSocket.server, (socket) => {
+    const peer = localSocket.peerOf(socket);
+    return peer && { peer: userPeer(sidForUid(peer.uid)), authenticated: true };
+  });
   app.addHook('onClose', async () => {
     await localSocket.close();
     await service.close();
@@ -78,8 +108,13 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   });
   app.websocketServer.on('wsClientError', handshakeErrorHandler);
   await app.register(securityHeaders);
+  await app.register(bodyTimeouts, { bodyTimeout: config.bodyTimeout, bodyIdleTimeout: config.bodyIdleTimeout });
   await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
-  await app.register(v1Routes, { prefix: '/v1', localPeerOf: (socket) => localSocket.peerOf(socket) });
+  await app.register(v1Routes, {
+    prefix: '/v1',
+    localPeerOf: (socket) => localSocket.peerOf(socket),
+    onAuthenticated: (socket, caller) => connections.authenticated(socket, caller.sid),
+  });
   return app as unknown as LxssServer;
 }

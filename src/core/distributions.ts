@@ -86,6 +86,8 @@ function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unkno
       return new LxssError('E_INVALIDARG', error.message);
     case 'conflict':
       return new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
+    case 'out-of-resources':
+      return new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again later`);
     default:
       return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
   }

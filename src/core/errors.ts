@@ -1,6 +1,8 @@
 // The one error table: stable code → HTTP status and title. Core code throws LxssError with a code from
 // here; the problem-details plugin is the only place that turns it into a response.
 
+import { HvError } from '../hv/errors.js';
+
 /** Every error code lxssd can answer with. WSL's own names where WSL has one; LXSSD_E_* where it has none. */
 export const ERROR_TABLE = {
   E_INVALIDARG: { status: 400, title: 'Invalid argument' },
@@ -70,4 +72,23 @@ export class LxssError extends Error {
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_TABLE, code);
+}
+
+/** errno names of a service (or host) out of descriptors, memory or processes: a 503, never the caller's fault */
+const EXHAUSTION_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
+
+/**
+ * The 503 for an error that means the service ran out of descriptors, memory or processes, wherever it came
+ * from (a file open, a spawn, a socket); undefined for any other error.
+ */
+export function outOfResources(error: unknown): LxssError | undefined {
+  if (error instanceof LxssError) return error.code === 'LXSSD_E_OUT_OF_RESOURCES' ? error : undefined;
+  if (error instanceof HvError) {
+    return error.kind === 'out-of-resources' ? new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again later`) : undefined;
+  }
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && EXHAUSTION_ERRNOS.has(code)) {
+    return new LxssError('LXSSD_E_OUT_OF_RESOURCES', `the service is out of descriptors or memory (${code}); try again later`);
+  }
+  return undefined;
 }

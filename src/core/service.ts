@@ -27,6 +27,7 @@ export interface ServiceOptions {
   readonly processors: number | null;
   readonly maxPids: number;
   readonly authFailureLimit: number;
+  readonly authFailureGlobalLimit: number;
   readonly authFailureWindowMs: number;
 }
 
@@ -73,6 +74,7 @@ export class LxssService {
     });
     this.authLimiter = new AuthFailureLimiter({
       maxFailures: options.authFailureLimit,
+      maxGlobalFailures: options.authFailureGlobalLimit,
       windowMs: options.authFailureWindowMs,
     });
   }

@@ -198,4 +198,11 @@ export interface Hypervisor {
    * ends with `release()` or with the process, however it ends.
    */
   claimStateDir(path: string): { release(): void };
+  /**
+   * How many descriptors this process may have open now: the soft limit, which an operator may change while it
+   * runs (e.g. with prlimit); cheap, read afresh on each call.
+   */
+  descriptorLimit(): number;
+  /** How many descriptors this process has open now (costs a directory listing: sample it). */
+  openDescriptors(): number;
 }

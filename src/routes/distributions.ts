@@ -38,6 +38,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
         response: { 201: DistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
       },
+      // A large archive takes as long as it takes; one that stops arriving is cut (body-timeouts plugin).
+      config: { streamedBody: true },
       // Refused before the archive was read: close the connection rather than read gigabytes for nothing.
       onError: async (request, reply) => {
         if (!request.raw.readableEnded) reply.header('connection', 'close');

@@ -17,6 +17,8 @@ declare module 'fastify' {
     public?: boolean;
     /** set by the problem-details plugin on WebSocket routes: an upgrade to any other route is refused */
     websocket?: boolean;
+    /** true: the body is streamed to its consumer (an import), so only its idle time is bounded, not its length */
+    streamedBody?: boolean;
   }
 }
 

@@ -25,20 +25,24 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'No valid token (ERROR_NOT_AUTHENTICATED)',
   403: 'Not allowed for this caller, Host or Origin',
   404: 'No such resource for this caller',
+  408: 'The request body did not arrive in time (LXSSD_E_REQUEST_TIMEOUT)',
   409: 'Conflicts with the current state',
   413: 'Body too large',
   415: 'Unsupported media type',
   426: 'Upgrade to a WebSocket',
-  429: 'Too many failed authentications from this address',
+  429: 'Too many failed authentications from this address, or from all addresses (a valid token is never refused)',
   500: 'Internal error',
   503: 'The service is shutting down or out of resources; try again later',
   504: 'The distribution did not answer in time (LXSSD_E_TIMEOUT)',
   507: 'The disk is full',
 };
 
-/** The error responses a route can give, each as problem+json; 401, 403, 429 and 500 are always possible. */
+/**
+ * The error responses a route can give, each as problem+json; 401, 403, 429, 500 and 503 (out of descriptors or
+ * memory, a connection cap, shutting down) are always possible.
+ */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
-  const all = new Set([...statuses, 401, 403, 429, 500]);
+  const all = new Set([...statuses, 401, 403, 429, 500, 503]);
   const responses: Record<number, TSchema> = {};
   for (const status of [...all].sort()) {
     responses[status] = {
@@ -51,14 +55,14 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
 
 /**
  * Declares the input errors a route's schema makes possible, so the document cannot forget them: 400 when
- * anything is validated, 413 and 415 when a body is read. Runs for every route as it is added.
+ * anything is validated, 408, 413 and 415 when a body is read. Runs for every route as it is added.
  */
 export function declareInputProblems(schema: { params?: unknown; querystring?: unknown; body?: unknown; response?: unknown } | undefined): void {
   if (schema?.response === undefined) return;
   const response = schema.response as Record<number, TSchema>;
   const statuses = [
     ...(schema.params || schema.querystring || schema.body ? [400] : []),
-    ...(schema.body ? [413, 415] : []),
+    ...(schema.body ? [408, 413, 415] : []),
   ].filter((status) => response[status] === undefined);
   if (statuses.length === 0) return;
   Object.assign(response, problemResponses(...statuses));

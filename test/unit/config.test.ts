@@ -64,6 +64,34 @@ describe('resolveConfig', () => {
     assert.ok(Object.isFrozen(fromFlags), 'config is frozen');
   });
 
+  it('bounds connections, authentication failures and slow requests, with keys in [lxssd] [S8] [S10]', () => {
+    const defaults = resolveConfig(base);
+    assert.deepEqual(
+      [defaults.maxConnections, defaults.maxConnectionsPerPeer, defaults.authFailureLimit, defaults.authFailureGlobalLimit],
+      [4096, 512, 10, 100],
+    );
+    assert.ok(defaults.maxConnectionsPerPeer > defaults.maxStreams, 'a user may hold all its streams and still make requests');
+    assert.deepEqual(
+      [defaults.headersTimeout, defaults.keepAliveTimeout, defaults.bodyTimeout, defaults.bodyIdleTimeout],
+      [30000, 72000, 60000, 60000],
+    );
+    const keys = {
+      maxConnections: 9,
+      maxConnectionsPerPeer: 3,
+      authFailureGlobalLimit: 7,
+      headersTimeout: 1500,
+      keepAliveTimeout: 2500,
+      bodyTimeout: 3500,
+      bodyIdleTimeout: 4500,
+    };
+    const fileText = `[lxssd]\n${Object.entries(keys).map(([key, value]) => `${key} = ${value}`).join('\n')}\n`;
+    const fromFile = resolveConfig({ ...base, fileText });
+    for (const [key, value] of Object.entries(keys)) assert.equal(fromFile[key as keyof typeof keys], value, key);
+    for (const key of Object.keys(keys)) {
+      assert.throws(() => resolveConfig({ ...base, fileText: `[lxssd]\n${key} = 0\n` }), new RegExp(key), `${key} = 0 is refused`);
+    }
+  });
+
   it('refuses a non-loopback listen address from the file, unknown keys and bad values', () => {
     assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nlisten=0.0.0.0:7071\n' }), /loopback only/);
     assert.throws(() => resolveConfig({ ...base, fileText: '[lxssd]\nlistne=1\n' }), /unknown setting \[lxssd\] listne/);

@@ -10,6 +10,7 @@ import type { ArchiveFormat } from '../types.js';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']);
 
 /** Reads up to `size` bytes from the start of `input` and puts them back, so nothing is consumed. */
 async function peek(input: Readable, size: number): Promise<Buffer> {
@@ -52,11 +53,19 @@ function filterThrough(argv: [string, ...string[]], input: Readable, failure: st
   const [program, ...args] = argv;
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = new PassThrough();
+  // First, before anything can throw: an unheard 'error' (the spawn failed) would end the service.
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    const kind = OUT_OF_RESOURCES.has(error.code ?? '') ? 'out-of-resources' : 'missing-tool';
+    output.destroy(new HvError(kind, `${program}: ${error.message}`));
+  });
+  if (child.pid === undefined) {
+    // Not started (no descriptors for its pipes, no such program, ...): the 'error' above says which.
+    return output;
+  }
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderr.length < 2000) stderr += chunk.toString();
   });
-  child.on('error', (error) => output.destroy(new HvError('missing-tool', `${program}: ${error.message}`)));
   input.on('error', (error) => {
     child.kill('SIGKILL');
     output.destroy(error);

@@ -6,6 +6,7 @@ import { lookupAccount } from './accounts.js';
 import { CgroupHost } from './cgroup.js';
 import { LinuxDistroFiles } from './distro-files.js';
 import { IdMaps } from './id-maps.js';
+import { descriptorLimit, openDescriptors } from './descriptor-limit.js';
 import { peerCredentials } from './peer-credentials.js';
 import { claimStateDir } from './state-dir-lock.js';
 import { LinuxVm } from './vm.js';
@@ -43,6 +44,8 @@ export function createLinuxHypervisor(options: LinuxHypervisorOptions = {}): Hyp
         },
       };
     },
+    descriptorLimit,
+    openDescriptors,
     files,
     async startVm(uid, limits) {
       const plan = await idMaps.planFor(accountOf(uid));

@@ -40,6 +40,10 @@ export const F_WRLCK = 1;
 export const EAGAIN = 11;
 export const EACCES = 13;
 
+export const Rlimit = koffi.struct('lxssd_rlimit', { rlim_cur: 'uint64', rlim_max: 'uint64' });
+export const getrlimit = libc.func('int getrlimit(int resource, _Out_ lxssd_rlimit *rlim)');
+export const RLIMIT_NOFILE = 7;
+
 /** flock(2): the service's claim on its state folder */
 export const flock = libc.func('int flock(int fd, int operation)');
 export const LOCK_EX = 2;

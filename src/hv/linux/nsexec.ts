@@ -19,6 +19,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HvError } from '../errors.js';
 
 export interface IdMapEntry {
   inner: number;
@@ -211,13 +212,38 @@ export function nsexecArgs(options: NsExecOptions): string[] {
   return args;
 }
 
-/** Spawns the helper (which must run as host root). Failures before exec surface as exit code 125, not as throws. */
+/** errno names that mean the service (or the host) is out of descriptors, memory or processes, not a bad request */
+export const OUT_OF_RESOURCES_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN']);
+
+function ignore(): void {
+  // A stream or child error nobody else listens for must not become an uncaught exception (a crash).
+}
+
+/**
+ * Spawns the helper (which must run as host root). Failures before exec surface as exit code 125, not as throws.
+ * A helper that could not be started at all (out of descriptors or processes: Node reports it as an 'error'
+ * event on the next tick, and an unheard one ends the service) throws HvError `out-of-resources` here instead.
+ */
 export function spawnInNamespace(options: NsExecOptions): ChildProcess {
-  return spawn(nsexecPath(), nsexecArgs(options), {
-    env: options.env ?? { ...DEFAULT_ENV },
-    stdio: options.stdio ?? 'pipe',
-    shell: false,
-  });
+  const program = nsexecPath();
+  const args = nsexecArgs(options);
+  let child: ChildProcess;
+  try {
+    child = spawn(program, args, { env: options.env ?? { ...DEFAULT_ENV }, stdio: options.stdio ?? 'pipe', shell: false });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (OUT_OF_RESOURCES_ERRNOS.has(code)) throw new HvError('out-of-resources', `cannot start a helper process: ${code}`);
+    throw error;
+  }
+  // A later failed kill() emits 'error' too; and a helper's stdio may fail (EPIPE) with no reader attached.
+  child.on('error', ignore);
+  if (child.pid === undefined) {
+    // Node spawns with pipes it made first; EMFILE/ENFILE (pipes) and EAGAIN (fork) leave it here with no pid.
+    // (ENOENT/EACCES cannot be: nsexecPath() checked the helper is executable.)
+    throw new HvError('out-of-resources', 'cannot start a helper process: the service is out of descriptors or processes (EMFILE, ENFILE or EAGAIN)');
+  }
+  for (const stream of child.stdio) stream?.on('error', ignore);
+  return child;
 }
 
 /**

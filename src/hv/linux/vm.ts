@@ -277,6 +277,9 @@ class LinuxInstance implements HvInstance {
     try {
       fd = openSync(folder.hostPath, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW | O_CLOEXEC);
     } catch (error) {
+      if (OUT_OF_RESOURCES.has((error as NodeJS.ErrnoException).code ?? '')) {
+        throw new HvError('out-of-resources', `cannot open ${folder.hostPath}: ${(error as Error).message}`);
+      }
       throw new HvError('not-permitted', `${folder.hostPath} is not a folder you may share: ${(error as Error).message}`);
     }
     let tree: number;

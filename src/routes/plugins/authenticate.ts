@@ -1,6 +1,7 @@
 // Establishes request.caller for /v1 routes: on the local socket from the kernel-proven peer uid; on TCP
 // from a bearer token (header, or the `lxss.token.<token>` WebSocket subprotocol — never the query string).
-// Failed attempts count against the client address; over the limit the address gets 429.
+// The token is checked first: a valid one is never refused. Only failures reach the limiter, which answers
+// 429 (and closes the connection) once the address, or all addresses together, failed too often.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
@@ -13,6 +14,11 @@ export const TOKEN_SUBPROTOCOL_PREFIX = 'lxss.token.';
 
 export interface AuthenticateOptions {
   localPeerOf(socket: Socket): PeerCredentials | undefined;
+  /**
+   * A TCP connection proved who its caller is; false when that caller holds too many connections already
+   * (the connection guard's per-user cap).
+   */
+  onAuthenticated?(socket: Socket, caller: Caller): boolean;
 }
 
 function presentedToken(request: FastifyRequest): string | undefined {
@@ -33,12 +39,18 @@ function identify(app: FastifyInstance, options: AuthenticateOptions, request: F
   const peer = options.localPeerOf(request.raw.socket);
   if (peer) return app.lxss.localCaller(peer.uid);
 
-  const address = request.ip;
-  app.lxss.authLimiter.check(address);
   const token = presentedToken(request);
   const caller = token ? app.lxss.tokenCaller(token) : undefined;
-  if (caller) return caller;
-  app.lxss.authLimiter.recordFailure(address);
+  if (caller) {
+    if (options.onAuthenticated && !options.onAuthenticated(request.raw.socket, caller)) {
+      throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', 'you hold too many connections to the service; close some and retry', {
+        retryAfter: 1,
+      });
+    }
+    return caller;
+  }
+  // Throws the 429 when this address, or every address together, failed too often lately.
+  app.lxss.authLimiter.recordFailure(request.ip);
   throw new LxssError(
     'ERROR_NOT_AUTHENTICATED',
     token === undefined
@@ -50,8 +62,14 @@ function identify(app: FastifyInstance, options: AuthenticateOptions, request: F
 /** Registered inside the /v1 scope (not with fastify-plugin), so it guards exactly the API routes. */
 export async function authenticate(app: FastifyInstance, options: AuthenticateOptions): Promise<void> {
   app.decorateRequest('caller', null);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public) return;
-    request.caller = identify(app, options, request);
+    try {
+      request.caller = identify(app, options, request);
+    } catch (error) {
+      // A client over the failure limit reconnects for its next attempt: each one costs it a new connection.
+      if (error instanceof LxssError && error.code === 'LXSSD_E_TOO_MANY_AUTH_FAILURES') reply.header('connection', 'close');
+      throw error;
+    }
   });
 }

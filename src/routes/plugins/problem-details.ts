@@ -7,7 +7,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import fp from 'fastify-plugin';
 import { type IncomingMessage, type Server, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERROR_TABLE, type ErrorCode, LxssError } from '../../core/errors.js';
+import { ERROR_TABLE, type ErrorCode, LxssError, outOfResources } from '../../core/errors.js';
 import '../fastify-types.js';
 
 /** The problem document (RFC 9457) for a code; `extra` members must be safe to show. */
@@ -95,6 +95,11 @@ function unsupportedMediaDetail(request: FastifyRequest): string {
 }
 
 function toProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const exhausted = outOfResources(error);
+  if (exhausted) {
+    request.log.warn({ err: error }, 'out of resources');
+    return problem(reply, exhausted.code, exhausted.detail, { retryAfter: 1, ...exhausted.extra });
+  }
   if (error instanceof LxssError) {
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
     // A 500 is a failure of ours whose detail may hold internals; 503 and 507 details are written for the caller.
