@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { open, readdir } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -104,6 +104,37 @@ describe('slow requests [S10]', () => {
       assert.deepEqual(listed, [], 'nothing registered');
       assert.deepEqual(await readdir(folder).catch(() => []), [], 'nothing on disk');
     }, { timeoutMs: 30_000, what: 'the stalled import undone' });
+  });
+
+  it('cuts an import trickled a few bytes at a time, though it never goes quiet, and undoes it', { timeout: 120_000 }, async (t) => {
+    if (!isRoot) return t.skip('needs root for namespaces');
+    const server = await startServer(t, { bodyIdleTimeout: 1500 });
+    const archive = await readFile(await busyboxRootfsTar());
+    const size = archive.length;
+    const head = archive.subarray(0, 64 * 1024);
+
+    const exchange = await rawRequest(
+      server.socketPath,
+      `POST /v1/distributions?name=trickled HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-tar\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    exchange.socket.write(head);
+    // Never quiet for long (a byte every 100 ms), but far below 16 KiB per bodyIdleTimeout.
+    let offset = head.length;
+    const trickle = setInterval(() => {
+      if (!exchange.socket.destroyed && offset < size) exchange.socket.write(archive.subarray(offset, ++offset));
+    }, 100);
+    t.after(() => clearInterval(trickle));
+    await exchange.closed;
+    clearInterval(trickle);
+    assert.match(exchange.received(), /LXSSD_E_REQUEST_TIMEOUT/, 'the client is told why');
+    assert.match(exchange.received(), /16 KiB/, 'and what the bound is');
+
+    const folder = join(server.stateDir, 'users', 'S-1-22-1-0', 'distributions');
+    await eventually(async () => {
+      const listed = (await localRequest(server.socketPath, 'GET', '/v1/distributions')).body.distributions;
+      assert.deepEqual(listed, [], 'nothing registered');
+      assert.deepEqual(await readdir(folder).catch(() => []), [], 'nothing on disk');
+    }, { timeoutMs: 30_000, what: 'the trickled import undone' });
   });
 
   it('closes a connection that never sends its headers, and leaves a WebSocket alone', async (t) => {

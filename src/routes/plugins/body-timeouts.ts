@@ -1,4 +1,4 @@
-// Bounds how long a request body may take, on every route: a body that sends nothing for bodyIdleTimeout, or
+// Bounds how long a request body may take, on every route: a body that brings less than 16 KiB in bodyIdleTimeout, or
 // (unless the route streams it, like an import) is not complete within bodyTimeout, is cut — the client gets a
 // 408 if it can still be told and the connection is closed, so whatever was reading the body fails and undoes
 // its work. Time the service itself spends not reading (a slow disk under an import) never counts against the
@@ -13,7 +13,7 @@ import '../fastify-types.js';
 export interface BodyTimeoutOptions {
   /** ms a body may take in all (routes that stream their body are exempt) */
   bodyTimeout: number;
-  /** ms a body may go without a byte while the service waits for one */
+  /** ms a body may go without bringing MIN_PROGRESS_BYTES while the service waits for them */
   bodyIdleTimeout: number;
 }
 
@@ -26,6 +26,12 @@ interface Watched {
 }
 
 const CHECK_EVERY_MS = 250;
+/**
+ * What counts as progress: a body that brings fewer bytes than this in bodyIdleTimeout is stalled, so one byte
+ * every few seconds keeps nothing open forever (Apache's mod_reqtimeout MinRate, in effect 16 KiB a minute by
+ * default — any real link does far better). A body that ends sooner is complete, never cut for its size.
+ */
+export const MIN_PROGRESS_BYTES = 16 * 1024;
 
 function timeoutResponse(detail: string): string {
   const code = 'LXSSD_E_REQUEST_TIMEOUT';
@@ -72,13 +78,14 @@ async function bodyTimeouts(app: FastifyInstance, options: BodyTimeoutOptions): 
         continue;
       }
       const bytes = request.socket.bytesRead;
-      // Bytes arrived, or the service has not yet taken what came (its own slowness): not the client's stall.
-      if (bytes !== entry.lastBytes || request.readableLength > 0) {
+      // Enough bytes arrived, or the service has not yet taken what came (its own slowness): not the client's stall.
+      if (bytes - entry.lastBytes >= MIN_PROGRESS_BYTES || request.readableLength > 0) {
         entry.lastBytes = bytes;
         entry.lastProgress = now;
       }
       if (now - entry.lastProgress >= options.bodyIdleTimeout) {
-        cut(entry, `no body bytes for ${Math.round(options.bodyIdleTimeout / 1000)} s`);
+        const seconds = Math.round(options.bodyIdleTimeout / 1000);
+        cut(entry, `less than ${MIN_PROGRESS_BYTES / 1024} KiB of body in ${seconds} s: the client has stalled`);
       } else if (!entry.streamed && now - entry.startedAt >= options.bodyTimeout) {
         cut(entry, `the body was not complete within ${Math.round(options.bodyTimeout / 1000)} s`);
       }
