@@ -9,6 +9,7 @@ import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { DistributionRecord, Registry } from './registry.js';
+import { filesMissing } from './instances.js';
 import { UndoStack } from './undo-stack.js';
 
 /** WSL's LxssDistributionState, less Invalid. */
@@ -66,6 +67,7 @@ export interface DistributionsOptions {
   /** where this user's distributions live when no location is given */
   defaultFolder: string;
   maxImportBytes: number;
+  maxImportEntries: number;
 }
 
 /** Turns a hypervisor failure into the caller-facing error for `operation`. */
@@ -97,6 +99,10 @@ export function validateDistributionName(name: string): void {
     throw new LxssError('E_INVALIDARG', `"${name}" is not a valid distribution name: use 1 to 256 of a-z A-Z 0-9 . _ - (not "." or "..")`);
   }
   if (name.toLowerCase() === 'legacy') throw new LxssError('E_INVALIDARG', '"Legacy" is reserved');
+  // Routes take an id or a name: a name that reads as an id would reach (and could delete) another distribution.
+  if (GUID_PATTERN.test(name)) {
+    throw new LxssError('E_INVALIDARG', `"${name}" is shaped like a distribution id (a GUID); choose a name that is not`);
+  }
 }
 
 /** Whether `inner` is `outer` or a path below it (both absolute and normalised). */
@@ -208,8 +214,11 @@ export class Distributions {
     return this.view(record);
   }
 
-  /** RegisterDistribution: extracts `archive` as a new distribution; nothing of it remains if this fails. */
-  async import(name: string, archive: Readable, location?: string): Promise<DistributionView> {
+  /**
+   * RegisterDistribution: extracts `archive` as a new distribution; nothing of it remains if this fails.
+   * `warnings` says what was imported other than as the archive said.
+   */
+  async import(name: string, archive: Readable, location?: string): Promise<DistributionView & { warnings: string[] }> {
     validateDistributionName(name);
     const existing = this.registry.byName(name);
     if (existing) {
@@ -237,6 +246,7 @@ export class Distributions {
     this.locks.set(id, 'Installing');
     const undo = new UndoStack();
     undo.push(() => this.locks.delete(id));
+    let warnings: string[] = [];
     try {
       await this.registry.put(record);
       undo.push(() => this.registry.remove(id));
@@ -244,7 +254,11 @@ export class Distributions {
       await this.files.create(this.options.uid, basePath);
       undo.push(() => this.files.remove(this.options.uid, basePath));
       await this.registry.put({ ...record, filesCreated: true });
-      await this.files.importArchive(this.options.uid, basePath, archive, this.options.maxImportBytes);
+      const imported = await this.files.importArchive(this.options.uid, basePath, archive, {
+        maxBytes: this.options.maxImportBytes,
+        maxEntries: this.options.maxImportEntries,
+      });
+      warnings = [...imported.warnings];
       const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
       await this.registry.put({ ...record, filesCreated: true, state: 'Installed', sizeBytes });
     } catch (error) {
@@ -254,7 +268,7 @@ export class Distributions {
     this.locks.delete(id);
     this.events.emit({ type: 'distribution-registered', distributionId: id, name });
     if (this.registry.defaultDistribution === null) await this.setDefault(id);
-    return this.get(id);
+    return { ...this.get(id), warnings };
   }
 
   async configure(idOrName: string, patch: DistributionPatch): Promise<DistributionView> {
@@ -323,7 +337,12 @@ export class Distributions {
     try {
       await this.runtime.terminate(record.id);
       await this.registry.put({ ...record, state: 'Uninstalling' });
-      await this.files.remove(this.options.uid, record.basePath);
+      try {
+        await this.files.remove(this.options.uid, record.basePath);
+      } catch (error) {
+        // Files that are gone all the same (only an emptied folder stayed) finish the removal; else roll back.
+        if (await this.files.present(this.options.uid, record.basePath).catch(() => true)) throw await this.restored(record, error);
+      }
       const wasDefault = this.registry.defaultDistribution === record.id;
       await this.registry.remove(record.id);
       this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
@@ -339,6 +358,22 @@ export class Distributions {
     }
   }
 
+  /**
+   * After a failed removal of its files: a distribution whose root filesystem is still there is put back as
+   * it was (Installed; some files may be gone), never left Uninstalling; the error says so.
+   */
+  private async restored(record: DistributionRecord, error: unknown): Promise<LxssError> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const restored: DistributionRecord = { ...record, state: record.state === 'Uninstalling' ? 'Installed' : record.state };
+    await this.registry.put(restored).catch(() => undefined);
+    const failure = fromHv(error, 'other');
+    const code = failure instanceof LxssError ? failure.code : 'E_ILLEGAL_STATE_CHANGE';
+    return new LxssError(
+      code === 'E_UNEXPECTED' ? 'E_ILLEGAL_STATE_CHANGE' : code,
+      `${record.name} could not be unregistered: its files could not all be removed (${reason}); it stays registered (${restored.state}), though some of its files may be gone — fix the cause and unregister it again`,
+    );
+  }
+
   /** ExportDistribution: a tar stream of the root filesystem; the distribution stays Exporting until it ends. */
   async export(idOrName: string, format: ArchiveFormat): Promise<{ name: string; stream: Readable }> {
     const record = this.resolve(idOrName);
@@ -351,6 +386,7 @@ export class Distributions {
       stream = await this.files.exportArchive(this.options.uid, record.basePath, format);
     } catch (error) {
       this.locks.delete(record.id);
+      if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(record);
       throw fromHv(error, 'export');
     }
     stream.once('close', () => this.locks.delete(record.id));

@@ -102,6 +102,8 @@ export interface InstancesOptions {
   nameOf(distributionId: string): string | undefined;
   /** reads a file of a distribution as its root would (undefined when absent) */
   readDistroFile(basePath: string, path: string): Promise<string | undefined>;
+  /** whether a distribution's root filesystem is there (asked when a start fails, to say why) */
+  distroFilesPresent(basePath: string): Promise<boolean>;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -130,6 +132,14 @@ const RESERVED_TARGETS = ['/proc', '/sys', '/dev'];
 /** One spelling per folder (`/mnt//x/` is `/mnt/x`), so a share is found by any of them. */
 function mountTarget(target: string): string {
   return posix.resolve('/', target);
+}
+
+/** The answer when a distribution's root filesystem was removed behind the service's back. */
+export function filesMissing(distribution: { name: string; basePath: string }): LxssError {
+  return new LxssError(
+    'LXSSD_E_DISTRO_FILES_MISSING',
+    `the root filesystem of ${distribution.name} (${posix.join(distribution.basePath, 'rootfs')}) is missing or cannot be entered; restore it, or unregister the distribution`,
+  );
 }
 
 export class Instances {
@@ -283,13 +293,21 @@ export class Instances {
       });
     }
     const vm = await this.ensureVm();
-    const hv = await vm.startInstance({
-      basePath: distribution.basePath,
-      hostname,
-      sharedFolders,
-      generatedFiles,
-      generateResolvConf: wslConf.generateResolvConf,
-    });
+    let hv: HvInstance;
+    try {
+      hv = await vm.startInstance({
+        basePath: distribution.basePath,
+        hostname,
+        sharedFolders,
+        generatedFiles,
+        generateResolvConf: wslConf.generateResolvConf,
+      });
+    } catch (error) {
+      if (!(await this.options.distroFilesPresent(distribution.basePath).catch(() => true))) {
+        throw filesMissing(distribution);
+      }
+      throw error;
+    }
     const shares = new Map(
       sharedFolders.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const),
     );

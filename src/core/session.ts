@@ -33,6 +33,7 @@ export interface SessionContext {
   /** `<stateDir>/users`: one folder per SID */
   readonly usersDir: string;
   readonly maxImportBytes: number;
+  readonly maxImportEntries: number;
   readonly instanceIdleTimeout: number;
   readonly vmIdleTimeout: number;
   /** host folders shared into instances: name → host path, `~` standing for the user's home */
@@ -156,6 +157,7 @@ export class UserSession {
       uid,
       defaultFolder: join(folder, 'distributions'),
       maxImportBytes: this.context.maxImportBytes,
+      maxImportEntries: this.context.maxImportEntries,
     });
     await distributions.recover();
     const instances = new Instances(this.context.hv, this.events, {
@@ -169,6 +171,7 @@ export class UserSession {
       })),
       nameOf: (id) => distributions.nameOf(id),
       readDistroFile: (basePath, path) => files.readFile(uid, basePath, path),
+      distroFilesPresent: (basePath) => files.present(uid, basePath),
       log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
     });
     distributions.attachRuntime({

@@ -12,6 +12,7 @@ import {
   DistributionListSchema,
   DistributionSchema,
   DistroParams,
+  ImportedDistributionSchema,
   ExportQuery,
   ImportQuery,
   MoveBody,
@@ -36,7 +37,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body',
         querystring: ImportQuery,
         body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
-        response: { 201: DistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
+        response: { 201: ImportedDistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
       },
       // Refused before the archive was read: close the connection rather than read gigabytes for nothing.
       onError: async (request, reply) => {
@@ -101,7 +102,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Rename, or set the default user, flags or default environment',
         params: DistroParams,
         body: PatchDistributionBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409) },
+        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
       },
     },
     async (request) => (await distributionsOf(app, request)).configure(request.params.distro, request.body),
@@ -115,7 +116,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'Unregister: stop it if running and remove its files',
         params: DistroParams,
-        response: { 204: Type.Null({ description: 'Unregistered' }), ...problemResponses(404, 409) },
+        response: { 204: Type.Null({ description: 'Unregistered' }), ...problemResponses(404, 409, 507) },
       },
     },
     async (request, reply) => {
@@ -190,7 +191,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'Make a distribution the default',
         body: SetDefaultBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409) },
+        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
       },
     },
     async (request) => (await distributionsOf(app, request)).setDefault(request.body.distro),

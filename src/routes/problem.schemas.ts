@@ -31,14 +31,14 @@ const DESCRIPTIONS: Record<number, string> = {
   426: 'Upgrade to a WebSocket',
   429: 'Too many failed authentications from this address',
   500: 'Internal error',
-  503: 'The service is shutting down or out of resources; try again later',
+  503: 'The service is shutting down or out of resources, or a state file of the caller is damaged (LXSSD_E_STATE_FILE_DAMAGED)',
   504: 'The distribution did not answer in time (LXSSD_E_TIMEOUT)',
   507: 'The disk is full',
 };
 
-/** The error responses a route can give, each as problem+json; 401, 403, 429 and 500 are always possible. */
+/** The error responses a route can give, each as problem+json; 401, 403, 429, 500 and 503 are always possible. */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
-  const all = new Set([...statuses, 401, 403, 429, 500]);
+  const all = new Set([...statuses, 401, 403, 429, 500, 503]);
   const responses: Record<number, TSchema> = {};
   for (const status of [...all].sort()) {
     responses[status] = {
