@@ -198,11 +198,21 @@ export class LinuxDistroFiles implements DistroFiles {
     const stderr = collectStderr(child);
     const tar = new PassThrough();
     child.stdout!.pipe(tar, { end: false });
+    // Before the stream is handed over nobody listens for its errors: a failure then is the promise's.
+    let handedOver = false;
     const started = new Promise<void>((resolve, reject) => {
-      child.stdout!.once('data', () => resolve());
+      const fail = (error: Error): void => {
+        if (handedOver) tar.destroy(error);
+        else reject(error);
+      };
+      child.stdout!.once('data', () => {
+        handedOver = true;
+        resolve();
+      });
       Promise.all([completed(child), finished(child.stderr!).catch(() => undefined)]).then(
         ([code]) => {
           if (code === 0) {
+            handedOver = true;
             tar.end();
             resolve();
             return;
@@ -211,13 +221,9 @@ export class LinuxDistroFiles implements DistroFiles {
             code === NSEXEC_EXIT_HELPER_FAILED && /No such file or directory|Not a directory/.test(stderr())
               ? new HvError('files-missing', `the root filesystem ${join(basePath, ROOTFS)} is missing`)
               : classifyToolFailure(stderr(), `export failed (tar exit ${code})`);
-          tar.destroy(failure);
-          reject(failure);
+          fail(failure);
         },
-        (error: Error) => {
-          tar.destroy(error);
-          reject(error);
-        },
+        (error: Error) => fail(error),
       );
     });
     tar.on('close', () => {
