@@ -344,12 +344,23 @@ export class Distributions {
         if (await this.files.present(this.options.uid, record.basePath).catch(() => true)) throw await this.restored(record, error);
       }
       const wasDefault = this.registry.defaultDistribution === record.id;
-      await this.registry.remove(record.id);
+      try {
+        await this.registry.remove(record.id);
+      } catch (error) {
+        const code = error instanceof LxssError ? error.code : 'E_UNEXPECTED';
+        throw new LxssError(
+          code,
+          `the files of ${record.name} are removed, but its record could not be (${error instanceof LxssError ? error.detail : String(error)}): it is listed as Uninstalling until you unregister it again or the service restarts, either of which finishes the removal`,
+        );
+      }
       this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
       if (wasDefault) {
         const heir = this.registry.all().find((other) => other.state === 'Installed');
-        await this.registry.setDefault(heir?.id ?? null);
-        this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
+        // The unregister itself is done: a default that cannot be written now is simply unset (as on disk).
+        const written = await this.registry.setDefault(heir?.id ?? null).then(() => true, () => false);
+        if (written) {
+          this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
+        }
       }
     } catch (error) {
       throw fromHv(error, 'other');

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hypervisor, VmLimits } from '../hv/index.js';
+import { StateFileError } from './atomic-file.js';
 import { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
 import { EventBus } from './events.js';
@@ -150,7 +151,12 @@ export class UserSession {
     }
     const folder = join(this.context.usersDir, this.sid);
     // Traversable, not listable: the owner must reach its distributions folder inside.
-    await mkdir(folder, { recursive: true, mode: 0o711 });
+    await mkdir(folder, { recursive: true, mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+        throw new LxssError('ERROR_DISK_FULL', `cannot make ${folder}: the disk is full`);
+      }
+      throw new StateFileError(folder, `cannot be made a folder (${error.code ?? error.message})`);
+    });
     const registry = await Registry.open(join(folder, 'registry.json'));
     const files = this.context.hv.files;
     const distributions = new Distributions(registry, files, this.events, {
