@@ -69,10 +69,11 @@ function maps(entries: readonly IdMapEntry[], id: number): boolean {
 function importWarnings(report: GuardReport, mapping: IdMapping): string[] {
   const warnings: string[] = [];
   if (report.remappedOwners > 0) {
+    const mapped = mapping.uids.reduce((sum, entry) => sum + entry.count, 0);
     const owner = maps(mapping.uids, OVERFLOW_ID) ? `the overflow id ${OVERFLOW_ID} (nobody/nogroup)` : 'root of the distribution (your own uid: you have a one-id mapping)';
     const more = report.remappedOwners - report.remappedExamples.length;
     warnings.push(
-      `${report.remappedOwners} entries are owned by user or group ids your id mapping cannot hold (it maps ${mapping.uids.reduce((sum, entry) => sum + entry.count, 0)} ids); they were given ${owner} and lost any setuid/setgid bit: ${report.remappedExamples.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
+      `${report.remappedOwners} entries are owned by user or group ids your id mapping cannot hold (it maps ${mapped} ${mapped === 1 ? 'id' : 'ids'}); they were given ${owner} and lost any setuid/setgid bit: ${report.remappedExamples.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
     );
   }
   if (report.skippedDevices > 0) {
@@ -125,9 +126,15 @@ export class LinuxDistroFiles implements DistroFiles {
   async ensureOwnedFolder(uid: number, path: string): Promise<void> {
     const account = this.account(uid);
     if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
-    await mkdir(path, { recursive: true, mode: 0o700 });
-    await chown(path, account.uid, account.gid);
-    await chmod(path, 0o700);
+    try {
+      await mkdir(path, { recursive: true, mode: 0o700 });
+      await chown(path, account.uid, account.gid);
+      await chmod(path, 0o700);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new HvError('disk-full', `cannot make ${path}: the disk is full`);
+      throw error;
+    }
   }
 
   async create(uid: number, basePath: string): Promise<void> {
