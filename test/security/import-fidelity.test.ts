@@ -182,6 +182,15 @@ describe('import fidelity', () => {
     assert.deepEqual(await names(user, server), [], 'nothing registered');
     assert.deepEqual(await leftovers(server, user), [], 'nothing left on disk');
 
+    // Few entries, many folders: the parents the extractor makes count too.
+    const deep = join(dir, 'deep.tar');
+    await craftedTar(deep, [{ type: 'file', name: `${Array.from({ length: 60 }, () => 'd').join('/')}/f`, content: 'x' }]);
+    await chmod(deep, 0o644);
+    const tooDeep = await importAs(user, server, 'deep', deep);
+    assert.equal(tooDeep.status, 400, `one file under 60 folders is 61 inodes: ${JSON.stringify(tooDeep.json)}`);
+    assert.match((tooDeep.json as { detail: string }).detail, /maxImportEntries/);
+    assert.deepEqual(await leftovers(server, user), [], 'nothing left on disk');
+
     const few = join(dir, 'few.tar');
     await craftedTar(few, Array.from({ length: 50 }, (_, i) => ({ type: 'file' as const, name: `f${i}`, content: '' })));
     await chmod(few, 0o644);

@@ -30,6 +30,8 @@ export interface GuardOptions {
 /** The kernel's overflow id (nobody / nogroup), given to owners the mapping cannot hold. */
 export const OVERFLOW_ID = 65534;
 const SET_ID_BITS = 0o6000;
+/** Linux's longest path: a longer name could not be extracted anyway. */
+const PATH_MAX = 4096;
 const REMAPPED_EXAMPLES = 5;
 
 /** Names the PAX GNU.sparse.* keys of GNU tar's sparse formats 0.0, 0.1 and 1.0. */
@@ -75,6 +77,28 @@ export function guardTar(input: Readable, report: GuardReport, options: GuardOpt
   const pack = tar.pack();
   const symlinks = new Set<string>();
   const seen = new Set<string>();
+  // Folders that exist once the entries so far are extracted: named ones and the parents the extractor makes.
+  const folders = new Set<string>();
+  let inodes = 0;
+  const tooMany = (): HvError =>
+    new HvError('invalid-archive', `the archive holds more than ${options.maxEntries} entries, the most allowed (maxImportEntries)`);
+  /** Counts what extracting `name` creates (it, and the missing folders above it) against maxEntries. */
+  const count = (name: string, isFolder: boolean): void => {
+    for (let slash = name.lastIndexOf('/'); slash > 0; slash = name.lastIndexOf('/', slash - 1)) {
+      const parent = name.slice(0, slash);
+      // Every folder above a known one is known too.
+      if (folders.has(parent)) break;
+      folders.add(parent);
+      inodes++;
+    }
+    if (isFolder) {
+      if (!folders.has(name)) inodes++;
+      folders.add(name);
+    } else {
+      inodes++;
+    }
+    if (inodes > options.maxEntries) throw tooMany();
+  };
   let failed = false;
 
   // Stops everything and stops reading the input, which stays paused: the caller decides whether to drain
@@ -95,11 +119,9 @@ export function guardTar(input: Readable, report: GuardReport, options: GuardOpt
     // An entry's body fails when the archive ends inside it (a truncated file or a dropped upload).
     stream.on('error', fail);
     try {
-      if (report.entries + report.skippedDevices >= options.maxEntries) {
-        throw new HvError(
-          'invalid-archive',
-          `the archive holds more than ${options.maxEntries} entries, the most allowed (maxImportEntries)`,
-        );
+      if (report.entries + report.skippedDevices >= options.maxEntries) throw tooMany();
+      if (Buffer.byteLength(header.name) >= PATH_MAX) {
+        throw new HvError('invalid-archive', `entry "${header.name.slice(0, 100)}..." has a name longer than ${PATH_MAX - 1} bytes`);
       }
       const pax = (header.pax ?? null) as Record<string, string> | null;
       const sparse = sparseFormat(pax);
@@ -121,6 +143,7 @@ export function guardTar(input: Readable, report: GuardReport, options: GuardOpt
       if (via !== undefined) {
         throw new HvError('invalid-archive', `entry "${header.name}" goes through the symlink "${via}"`);
       }
+      if (name !== '') count(name, header.type === 'directory');
       if (header.type === 'character-device' || header.type === 'block-device') {
         report.skippedDevices++;
         stream.on('end', () => next());
