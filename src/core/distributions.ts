@@ -3,13 +3,12 @@
 // rules (names, states, locks, the default); the files themselves are the hypervisor layer's job.
 
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { DistributionRecord, Registry } from './registry.js';
-import { filesMissing } from './instances.js';
 import { UndoStack } from './undo-stack.js';
 
 /** WSL's LxssDistributionState, less Invalid. */
@@ -91,6 +90,14 @@ function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unkno
     default:
       return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
   }
+}
+
+/** The answer when a distribution's root filesystem was removed behind the service's back. */
+export function filesMissing(distribution: { name: string; basePath: string }): LxssError {
+  return new LxssError(
+    'LXSSD_E_DISTRO_FILES_MISSING',
+    `the root filesystem of ${distribution.name} (${posix.join(distribution.basePath, 'rootfs')}) is missing or cannot be entered; restore it, or unregister the distribution`,
+  );
 }
 
 export function validateDistributionName(name: string): void {
@@ -376,12 +383,15 @@ export class Distributions {
   private async restored(record: DistributionRecord, error: unknown): Promise<LxssError> {
     const reason = error instanceof Error ? error.message : String(error);
     const restored: DistributionRecord = { ...record, state: record.state === 'Uninstalling' ? 'Installed' : record.state };
-    await this.registry.put(restored).catch(() => undefined);
+    const rolledBack = await this.registry.put(restored).then(() => true, () => false);
     const failure = fromHv(error, 'other');
     const code = failure instanceof LxssError ? failure.code : 'E_ILLEGAL_STATE_CHANGE';
+    const now = rolledBack
+      ? `it stays registered (${restored.state}), though some of its files may be gone`
+      : 'its record could not be put back either, so it is listed as Uninstalling';
     return new LxssError(
       code === 'E_UNEXPECTED' ? 'E_ILLEGAL_STATE_CHANGE' : code,
-      `${record.name} could not be unregistered: its files could not all be removed (${reason}); it stays registered (${restored.state}), though some of its files may be gone — fix the cause and unregister it again`,
+      `${record.name} could not be unregistered: its files could not all be removed (${reason}); ${now} — fix the cause and unregister it again`,
     );
   }
 

@@ -16,6 +16,7 @@ import {
 } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
+import { filesMissing } from './distributions.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
 
 export interface InstanceView {
@@ -132,14 +133,6 @@ const RESERVED_TARGETS = ['/proc', '/sys', '/dev'];
 /** One spelling per folder (`/mnt//x/` is `/mnt/x`), so a share is found by any of them. */
 function mountTarget(target: string): string {
   return posix.resolve('/', target);
-}
-
-/** The answer when a distribution's root filesystem was removed behind the service's back. */
-export function filesMissing(distribution: { name: string; basePath: string }): LxssError {
-  return new LxssError(
-    'LXSSD_E_DISTRO_FILES_MISSING',
-    `the root filesystem of ${distribution.name} (${posix.join(distribution.basePath, 'rootfs')}) is missing or cannot be entered; restore it, or unregister the distribution`,
-  );
 }
 
 export class Instances {
