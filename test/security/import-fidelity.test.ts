@@ -132,7 +132,35 @@ describe('import fidelity', () => {
     assert.deepEqual((clean.json as { warnings: string[] }).warnings, []);
   });
 
-  it('with a one-id mapping, every non-root owner becomes root inside without set-id bits', async () => {
+  it('with a one-id mapping (no subordinate range), non-root owners become the user without set-id bits, and it says so', async (t) => {
+    if (!isRoot) return t.skip('needs root: imports run in a user namespace');
+    // Id files with no range for anyone: the service maps the user's own uid only.
+    const ids = await workDir(t);
+    await writeFile(join(ids, 'subuid'), '');
+    await writeFile(join(ids, 'subgid'), '');
+    await writeFile(join(ids, 'login.defs'), 'UID_MIN 1000\n');
+    const server = await startServer(t, { idFilesDir: ids });
+    const user = await ensureUser('lxssd-fid5');
+    const dir = await workDir(t);
+    const archive = join(dir, 'owners.tar');
+    await craftedTar(archive, [
+      { type: 'file', name: 'su-user', content: '#!/bin/sh\n', mode: 0o4755, uid: 1000, gid: 1000 },
+      { type: 'file', name: 'su-root', content: '#!/bin/sh\n', mode: 0o4755, uid: 0, gid: 0 },
+    ]);
+    await chmod(archive, 0o644);
+    const response = await importAs(user, server, 'oneid', archive);
+    assert.equal(response.status, 201, JSON.stringify(response.json));
+    const created = response.json as { basePath: string; warnings: string[] };
+    assert.match(created.warnings.join('\n'), /one-id mapping/, `the warning names the cause: ${JSON.stringify(created.warnings)}`);
+    assert.match(created.warnings.join('\n'), /su-user/);
+    const remapped = await stat(join(created.basePath, 'rootfs', 'su-user'));
+    assert.equal(remapped.uid, user.uid, 'uid 1000 became root inside (the user outside)');
+    assert.equal(remapped.mode & 0o7777, 0o755, 'without its setuid bit: never a setuid root file the archive did not have');
+    const rootOwned = await stat(join(created.basePath, 'rootfs', 'su-root'));
+    assert.equal(rootOwned.mode & 0o7777, 0o4755, 'a file the archive gives root keeps its bit');
+  });
+
+  it('with a one-id mapping, every non-root owner becomes root inside without set-id bits (the guard alone)', async () => {
     // The guard itself, as a one-id namespace (only inner 0) would use it: a real archive through the real guard.
     const pack = tar.pack();
     pack.entry({ name: 'a', mode: 0o4755, uid: 1000, gid: 1000 }, 'x');
