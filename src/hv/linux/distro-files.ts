@@ -289,6 +289,9 @@ export class LinuxDistroFiles implements DistroFiles {
     const child = await this.spawnTool(uid, ['tee', '--', path], join(basePath, ROOTFS), 'pipe');
     const stderr = collectStderr(child);
     child.stdout!.resume();
+    // A tee that cannot start (the tree is gone, say) closes its stdin unread: its exit code says why, and the
+    // EPIPE must not reach the process as an unhandled error.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(content);
     const code = await completed(child);
     if (code !== 0) throw classifyToolFailure(stderr(), `cannot write ${path}`);
