@@ -40,6 +40,8 @@ export const ConfigSchema = Type.Object(
     bodyIdleTimeout: Type.Integer({ minimum: 1 }),
     /** the largest unpacked tar an import may write, in bytes */
     maxImportBytes: Type.Integer({ minimum: 1 }),
+    /** the most entries (files, folders, links: inodes) an import may create */
+    maxImportEntries: Type.Integer({ minimum: 1 }),
     /** how long an exited process stays listed, ms */
     processRetentionMs: Type.Integer({ minimum: 0 }),
     /** running processes one user may have at once (each holds descriptors and up to 1 MiB of unread output) */
@@ -105,6 +107,7 @@ const FILE_KEYS = {
   'lxssd.bodyTimeout': 'bodyTimeout',
   'lxssd.bodyIdleTimeout': 'bodyIdleTimeout',
   'lxssd.maxImportBytes': 'maxImportBytes',
+  'lxssd.maxImportEntries': 'maxImportEntries',
   'lxssd.processRetentionMs': 'processRetentionMs',
   'lxssd.maxProcesses': 'maxProcesses',
   'lxssd.maxRunOutputBytes': 'maxRunOutputBytes',
@@ -256,6 +259,7 @@ export function resolveConfig(sources: ConfigSources): Config {
     bodyTimeout: parseInteger('bodyTimeout', raw.bodyTimeout ?? '60000'),
     bodyIdleTimeout: parseInteger('bodyIdleTimeout', raw.bodyIdleTimeout ?? '60000'),
     maxImportBytes: parseInteger('maxImportBytes', raw.maxImportBytes ?? String(256 * 1024 ** 3)),
+    maxImportEntries: parseInteger('maxImportEntries', raw.maxImportEntries ?? '10000000'),
     processRetentionMs: parseInteger('processRetentionMs', raw.processRetentionMs ?? '300000'),
     maxProcesses: parseInteger('maxProcesses', raw.maxProcesses ?? '512'),
     maxRunOutputBytes: parseInteger('maxRunOutputBytes', raw.maxRunOutputBytes ?? String(256 * 1024 * 1024)),

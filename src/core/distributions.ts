@@ -3,7 +3,7 @@
 // rules (names, states, locks, the default); the files themselves are the hypervisor layer's job.
 
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
@@ -66,6 +66,7 @@ export interface DistributionsOptions {
   /** where this user's distributions live when no location is given */
   defaultFolder: string;
   maxImportBytes: number;
+  maxImportEntries: number;
 }
 
 /** Turns a hypervisor failure into the caller-facing error for `operation`. */
@@ -93,12 +94,24 @@ function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unkno
   }
 }
 
+/** The answer when a distribution's root filesystem was removed behind the service's back. */
+export function filesMissing(distribution: { name: string; basePath: string }): LxssError {
+  return new LxssError(
+    'LXSSD_E_DISTRO_FILES_MISSING',
+    `the root filesystem of ${distribution.name} (${posix.join(distribution.basePath, 'rootfs')}) is missing or cannot be entered; restore it, or unregister the distribution`,
+  );
+}
+
 export function validateDistributionName(name: string): void {
   // "." and ".." would be rewritten away in a URL path, leaving the distribution unreachable by name.
   if (!NAME_PATTERN.test(name) || name === '.' || name === '..') {
     throw new LxssError('E_INVALIDARG', `"${name}" is not a valid distribution name: use 1 to 256 of a-z A-Z 0-9 . _ - (not "." or "..")`);
   }
   if (name.toLowerCase() === 'legacy') throw new LxssError('E_INVALIDARG', '"Legacy" is reserved');
+  // Routes take an id or a name: a name that reads as an id would reach (and could delete) another distribution.
+  if (GUID_PATTERN.test(name)) {
+    throw new LxssError('E_INVALIDARG', `"${name}" is shaped like a distribution id (a GUID); choose a name that is not`);
+  }
 }
 
 /** Whether `inner` is `outer` or a path below it (both absolute and normalised). */
@@ -210,8 +223,11 @@ export class Distributions {
     return this.view(record);
   }
 
-  /** RegisterDistribution: extracts `archive` as a new distribution; nothing of it remains if this fails. */
-  async import(name: string, archive: Readable, location?: string): Promise<DistributionView> {
+  /**
+   * RegisterDistribution: extracts `archive` as a new distribution; nothing of it remains if this fails.
+   * `warnings` says what was imported other than as the archive said.
+   */
+  async import(name: string, archive: Readable, location?: string): Promise<DistributionView & { warnings: string[] }> {
     validateDistributionName(name);
     const existing = this.registry.byName(name);
     if (existing) {
@@ -239,6 +255,7 @@ export class Distributions {
     this.locks.set(id, 'Installing');
     const undo = new UndoStack();
     undo.push(() => this.locks.delete(id));
+    let warnings: string[] = [];
     try {
       await this.registry.put(record);
       undo.push(() => this.registry.remove(id));
@@ -246,7 +263,11 @@ export class Distributions {
       await this.files.create(this.options.uid, basePath);
       undo.push(() => this.files.remove(this.options.uid, basePath));
       await this.registry.put({ ...record, filesCreated: true });
-      await this.files.importArchive(this.options.uid, basePath, archive, this.options.maxImportBytes);
+      const imported = await this.files.importArchive(this.options.uid, basePath, archive, {
+        maxBytes: this.options.maxImportBytes,
+        maxEntries: this.options.maxImportEntries,
+      });
+      warnings = [...imported.warnings];
       const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
       await this.registry.put({ ...record, filesCreated: true, state: 'Installed', sizeBytes });
     } catch (error) {
@@ -256,7 +277,7 @@ export class Distributions {
     this.locks.delete(id);
     this.events.emit({ type: 'distribution-registered', distributionId: id, name });
     if (this.registry.defaultDistribution === null) await this.setDefault(id);
-    return this.get(id);
+    return { ...this.get(id), warnings };
   }
 
   async configure(idOrName: string, patch: DistributionPatch): Promise<DistributionView> {
@@ -325,20 +346,55 @@ export class Distributions {
     try {
       await this.runtime.terminate(record.id);
       await this.registry.put({ ...record, state: 'Uninstalling' });
-      await this.files.remove(this.options.uid, record.basePath);
+      try {
+        await this.files.remove(this.options.uid, record.basePath);
+      } catch (error) {
+        // Files that are gone all the same (only an emptied folder stayed) finish the removal; else roll back.
+        if (await this.files.present(this.options.uid, record.basePath).catch(() => true)) throw await this.restored(record, error);
+      }
       const wasDefault = this.registry.defaultDistribution === record.id;
-      await this.registry.remove(record.id);
+      try {
+        await this.registry.remove(record.id);
+      } catch (error) {
+        const code = error instanceof LxssError ? error.code : 'E_UNEXPECTED';
+        throw new LxssError(
+          code,
+          `the files of ${record.name} are removed, but its record could not be (${error instanceof LxssError ? error.detail : String(error)}): it is listed as Uninstalling until you unregister it again or the service restarts, either of which finishes the removal`,
+        );
+      }
       this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
       if (wasDefault) {
         const heir = this.registry.all().find((other) => other.state === 'Installed');
-        await this.registry.setDefault(heir?.id ?? null);
-        this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
+        // The unregister itself is done: a default that cannot be written now is simply unset (as on disk).
+        const written = await this.registry.setDefault(heir?.id ?? null).then(() => true, () => false);
+        if (written) {
+          this.events.emit({ type: 'default-distribution-changed', distributionId: heir?.id ?? null, name: heir?.name ?? null });
+        }
       }
     } catch (error) {
       throw fromHv(error, 'other');
     } finally {
       this.locks.delete(record.id);
     }
+  }
+
+  /**
+   * After a failed removal of its files: a distribution whose root filesystem is still there is put back as
+   * it was (Installed; some files may be gone), never left Uninstalling; the error says so.
+   */
+  private async restored(record: DistributionRecord, error: unknown): Promise<LxssError> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const restored: DistributionRecord = { ...record, state: record.state === 'Uninstalling' ? 'Installed' : record.state };
+    const rolledBack = await this.registry.put(restored).then(() => true, () => false);
+    const failure = fromHv(error, 'other');
+    const code = failure instanceof LxssError ? failure.code : 'E_ILLEGAL_STATE_CHANGE';
+    const now = rolledBack
+      ? `it stays registered (${restored.state}), though some of its files may be gone`
+      : 'its record could not be put back either, so it is listed as Uninstalling';
+    return new LxssError(
+      code === 'E_UNEXPECTED' ? 'E_ILLEGAL_STATE_CHANGE' : code,
+      `${record.name} could not be unregistered: its files could not all be removed (${reason}); ${now} — fix the cause and unregister it again`,
+    );
   }
 
   /** ExportDistribution: a tar stream of the root filesystem; the distribution stays Exporting until it ends. */
@@ -353,6 +409,7 @@ export class Distributions {
       stream = await this.files.exportArchive(this.options.uid, record.basePath, format);
     } catch (error) {
       this.locks.delete(record.id);
+      if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(record);
       throw fromHv(error, 'export');
     }
     stream.once('close', () => this.locks.delete(record.id));

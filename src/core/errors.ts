@@ -27,6 +27,7 @@ export const ERROR_TABLE = {
   E_ILLEGAL_STATE_CHANGE: { status: 409, title: 'Not possible in the current state' },
   LXSSD_E_NOT_RUNNING: { status: 404, title: 'The distribution is not running' },
   WSL_E_DISTRO_NOT_STOPPED: { status: 409, title: 'The distribution must be stopped first' },
+  LXSSD_E_DISTRO_FILES_MISSING: { status: 409, title: "The distribution's files are missing" },
   LXSSD_E_NOT_A_TERMINAL: { status: 409, title: 'The process has no terminal' },
   LXSSD_E_PROCESS_LIMIT: { status: 409, title: 'Too many running processes' },
   LXSSD_E_TOO_MANY_TOKENS: { status: 409, title: 'Too many tokens' },
@@ -46,6 +47,7 @@ export const ERROR_TABLE = {
   LXSSD_E_HANDLER_TIMEOUT: { status: 503, title: 'The service did not answer in time' },
   LXSSD_E_OUT_OF_RESOURCES: { status: 503, title: 'The service is out of resources' },
   LXSSD_E_TIMEOUT: { status: 504, title: 'The distribution did not answer in time' },
+  LXSSD_E_STATE_FILE_DAMAGED: { status: 503, title: 'A state file is damaged' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

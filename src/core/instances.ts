@@ -16,6 +16,7 @@ import {
 } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
+import { filesMissing } from './distributions.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
 
 export interface InstanceView {
@@ -102,6 +103,8 @@ export interface InstancesOptions {
   nameOf(distributionId: string): string | undefined;
   /** reads a file of a distribution as its root would (undefined when absent) */
   readDistroFile(basePath: string, path: string): Promise<string | undefined>;
+  /** whether a distribution's root filesystem is there (asked when a start fails, to say why) */
+  distroFilesPresent(basePath: string): Promise<boolean>;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
@@ -283,13 +286,21 @@ export class Instances {
       });
     }
     const vm = await this.ensureVm();
-    const hv = await vm.startInstance({
-      basePath: distribution.basePath,
-      hostname,
-      sharedFolders,
-      generatedFiles,
-      generateResolvConf: wslConf.generateResolvConf,
-    });
+    let hv: HvInstance;
+    try {
+      hv = await vm.startInstance({
+        basePath: distribution.basePath,
+        hostname,
+        sharedFolders,
+        generatedFiles,
+        generateResolvConf: wslConf.generateResolvConf,
+      });
+    } catch (error) {
+      if (!(await this.options.distroFilesPresent(distribution.basePath).catch(() => true))) {
+        throw filesMissing(distribution);
+      }
+      throw error;
+    }
     const shares = new Map(
       sharedFolders.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const),
     );

@@ -1,5 +1,6 @@
 // One user's registry of distributions (WSL's per-user Lxss key): the records, the default, and nothing
-// else. Every change is written whole and atomically, so a crash leaves the old file or the new one.
+// else. Every change is written whole and atomically, so a crash leaves the old file or the new one; a change
+// whose write fails (a full disk) is taken back in memory too, so the registry stays what the file says.
 
 import { readStateFile, writeFileAtomic } from './atomic-file.js';
 
@@ -29,6 +30,38 @@ interface RegistryFile {
   distributions: DistributionRecord[];
 }
 
+const STATES: readonly string[] = ['Installed', 'Installing', 'Uninstalling'];
+
+/** What is wrong with a parsed registry file, or undefined; every record is checked, so none can crash a request. */
+function registryFault(value: unknown): string | undefined {
+  const content = value as Partial<RegistryFile>;
+  if (!Array.isArray(content.distributions)) return '"distributions" is not a list';
+  if (content.defaultDistribution !== null && typeof content.defaultDistribution !== 'string') {
+    return '"defaultDistribution" is neither an id nor null';
+  }
+  const ids = new Set<string>();
+  for (const [index, item] of (content.distributions as unknown[]).entries()) {
+    const record = (item ?? {}) as Partial<DistributionRecord>;
+    const fault =
+      typeof item !== 'object' || item === null ? 'is not an object'
+      : typeof record.id !== 'string' || !/^[0-9a-f-]{36}$/.test(record.id) ? 'has no valid "id"'
+      : typeof record.name !== 'string' || record.name === '' ? 'has no "name"'
+      : typeof record.basePath !== 'string' || !record.basePath.startsWith('/') ? 'has no absolute "basePath"'
+      : typeof record.state !== 'string' || !STATES.includes(record.state) ? 'has no valid "state"'
+      : !Number.isSafeInteger(record.defaultUid) || (record.defaultUid as number) < 0 ? 'has no valid "defaultUid"'
+      : !Number.isSafeInteger(record.flags) ? 'has no valid "flags"'
+      : !Array.isArray(record.defaultEnvironment) || record.defaultEnvironment.some((entry) => typeof entry !== 'string')
+        ? 'has no valid "defaultEnvironment"'
+      : typeof record.createdAt !== 'string' ? 'has no "createdAt"'
+      : typeof record.sizeBytes !== 'number' ? 'has no "sizeBytes"'
+      : ids.has(record.id) ? 'repeats an id'
+      : undefined;
+    if (fault !== undefined) return `distribution ${index} ${fault}`;
+    ids.add(record.id as string);
+  }
+  return undefined;
+}
+
 export class Registry {
   private records = new Map<string, DistributionRecord>();
   private defaultId: string | null = null;
@@ -36,13 +69,10 @@ export class Registry {
 
   private constructor(readonly file: string) {}
 
+  /** Opens `file` (none yet: empty); a damaged file is a StateFileError naming it and the fault. */
   static async open(file: string): Promise<Registry> {
     const registry = new Registry(file);
-    const parsed = await readStateFile<RegistryFile>(
-      file,
-      'a registry of version 1',
-      (content) => content.version === 1 && Array.isArray(content.distributions),
-    );
+    const parsed = await readStateFile<RegistryFile>(file, 'a distribution registry', registryFault);
     if (parsed !== undefined) {
       for (const record of parsed.distributions) registry.records.set(record.id, record);
       registry.defaultId = parsed.defaultDistribution;
@@ -68,32 +98,49 @@ export class Registry {
     return this.defaultId !== null && this.records.has(this.defaultId) ? this.defaultId : null;
   }
 
-  /** Changes are applied at once in memory (so checks that follow see them) and persisted in order. */
+  /**
+   * Changes are applied at once in memory (so checks that follow see them, e.g. a second import of the same
+   * name) and persisted in order; one whose write fails is taken back, unless a later change replaced it.
+   */
   put(record: DistributionRecord): Promise<void> {
+    const previous = this.records.get(record.id);
     this.records.set(record.id, record);
-    return this.save();
+    return this.save(() => {
+      if (this.records.get(record.id) !== record) return;
+      if (previous) this.records.set(record.id, previous);
+      else this.records.delete(record.id);
+    });
   }
 
   remove(id: string): Promise<void> {
+    const previous = this.records.get(id);
+    const wasDefault = this.defaultId === id;
     this.records.delete(id);
-    if (this.defaultId === id) this.defaultId = null;
-    return this.save();
+    if (wasDefault) this.defaultId = null;
+    return this.save(() => {
+      if (previous && !this.records.has(id)) this.records.set(id, previous);
+      if (wasDefault && this.defaultId === null) this.defaultId = id;
+    });
   }
 
   setDefault(id: string | null): Promise<void> {
+    const previous = this.defaultId;
     this.defaultId = id;
-    return this.save();
+    return this.save(() => {
+      if (this.defaultId === id) this.defaultId = previous;
+    });
   }
 
-  private save(): Promise<void> {
-    const content: RegistryFile = {
-      version: 1,
-      defaultDistribution: this.defaultId,
-      distributions: this.all(),
+  private save(takeBack: () => void): Promise<void> {
+    // The text is made when its turn comes, so it never carries a change an earlier failed write took back.
+    const write = () => {
+      const content: RegistryFile = { version: 1, defaultDistribution: this.defaultId, distributions: this.all() };
+      return writeFileAtomic(this.file, `${JSON.stringify(content, null, 2)}\n`, 0o600);
     };
-    const text = `${JSON.stringify(content, null, 2)}\n`;
-    const write = () => writeFileAtomic(this.file, text, 0o600);
-    const next = this.saving.then(write, write);
+    const next = this.saving.then(write, write).catch((error: unknown) => {
+      takeBack();
+      throw error;
+    });
     this.saving = next.catch(() => undefined);
     return next;
   }

@@ -14,6 +14,7 @@ import { type TokenInfo, TokenStore } from './token-store.js';
 export interface ServiceOptions {
   readonly stateDir: string;
   readonly maxImportBytes: number;
+  readonly maxImportEntries: number;
   readonly instanceIdleTimeout: number;
   readonly vmIdleTimeout: number;
   readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
@@ -57,6 +58,7 @@ export class LxssService {
       hv,
       usersDir: join(options.stateDir, 'users'),
       maxImportBytes: options.maxImportBytes,
+      maxImportEntries: options.maxImportEntries,
       instanceIdleTimeout: options.instanceIdleTimeout,
       vmIdleTimeout: options.vmIdleTimeout,
       sharedFolders: options.sharedFolders,
@@ -87,7 +89,13 @@ export class LxssService {
     // Before anything is read: a second service on the same folder would "recover" the first one's imports.
     const claim = hv.claimStateDir(options.stateDir);
     try {
-      const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'));
+      const tokens = await TokenStore.open(join(options.stateDir, 'tokens.json'), undefined, (fault, movedTo) =>
+        log(`the token file is damaged and was set aside; starting with no tokens (mint new ones over the local socket)`, {
+          file: fault.path,
+          fault: fault.fault,
+          movedTo,
+        }),
+      );
       const service = new LxssService(hv, tokens, claim, options, log);
       await service.sessions.recoverAll();
       return service;

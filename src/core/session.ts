@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Hypervisor, VmLimits } from '../hv/index.js';
+import { StateFileError } from './atomic-file.js';
 import { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
 import { EventBus } from './events.js';
@@ -33,6 +34,7 @@ export interface SessionContext {
   /** `<stateDir>/users`: one folder per SID */
   readonly usersDir: string;
   readonly maxImportBytes: number;
+  readonly maxImportEntries: number;
   readonly instanceIdleTimeout: number;
   readonly vmIdleTimeout: number;
   /** host folders shared into instances: name → host path, `~` standing for the user's home */
@@ -149,13 +151,19 @@ export class UserSession {
     }
     const folder = join(this.context.usersDir, this.sid);
     // Traversable, not listable: the owner must reach its distributions folder inside.
-    await mkdir(folder, { recursive: true, mode: 0o711 });
+    await mkdir(folder, { recursive: true, mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOSPC' || error.code === 'EDQUOT') {
+        throw new LxssError('ERROR_DISK_FULL', `cannot make ${folder}: the disk is full`);
+      }
+      throw new StateFileError(folder, `cannot be made a folder (${error.code ?? error.message})`);
+    });
     const registry = await Registry.open(join(folder, 'registry.json'));
     const files = this.context.hv.files;
     const distributions = new Distributions(registry, files, this.events, {
       uid,
       defaultFolder: join(folder, 'distributions'),
       maxImportBytes: this.context.maxImportBytes,
+      maxImportEntries: this.context.maxImportEntries,
     });
     await distributions.recover();
     const instances = new Instances(this.context.hv, this.events, {
@@ -169,6 +177,7 @@ export class UserSession {
       })),
       nameOf: (id) => distributions.nameOf(id),
       readDistroFile: (basePath, path) => files.readFile(uid, basePath, path),
+      distroFilesPresent: (basePath) => files.present(uid, basePath),
       log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
     });
     distributions.attachRuntime({

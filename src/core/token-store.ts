@@ -2,7 +2,8 @@
 // returned once by mint() and never stored, logged or listed — only its SHA-256 is kept.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readStateFile, writeFileAtomic } from './atomic-file.js';
+import { rename } from 'node:fs/promises';
+import { readStateFile, StateFileError, writeFileAtomic } from './atomic-file.js';
 import { LxssError } from './errors.js';
 import type { Sid } from './identity.js';
 
@@ -51,6 +52,26 @@ function publicView(token: StoredToken): TokenInfo {
   return info;
 }
 
+const nullableString = (value: unknown): boolean => value === null || typeof value === 'string';
+
+/** What is wrong with a parsed token file, or undefined; every token is checked, so none can crash a request. */
+function tokenFileFault(value: unknown): string | undefined {
+  const tokens = (value as Partial<TokenFile>).tokens;
+  if (!Array.isArray(tokens)) return '"tokens" is not a list';
+  for (const [index, item] of (tokens as unknown[]).entries()) {
+    const token = (item ?? {}) as Partial<StoredToken>;
+    const valid =
+      typeof item === 'object' && item !== null &&
+      typeof token.id === 'string' && /^[0-9a-f]{16}$/.test(token.id) &&
+      typeof token.sid === 'string' &&
+      typeof token.hash === 'string' && /^[0-9a-f]{64}$/.test(token.hash) &&
+      typeof token.createdAt === 'string' &&
+      nullableString(token.label) && nullableString(token.expiresAt) && nullableString(token.lastUsedAt);
+    if (!valid) return `token ${index} is not a valid token record`;
+  }
+  return undefined;
+}
+
 /** The token file of one service; all methods are safe to call concurrently. */
 export class TokenStore {
   private readonly tokens = new Map<string, StoredToken>();
@@ -64,14 +85,26 @@ export class TokenStore {
     private readonly now: () => Date,
   ) {}
 
-  /** Opens the token file (a missing file is an empty store). */
-  static async open(file: string, now: () => Date = () => new Date()): Promise<TokenStore> {
+  /**
+   * Opens the token file (a missing file is an empty store). A damaged one (a StateFileError) is set aside as
+   * `<file>.corrupt-<time>` and the store starts empty, so the service still starts; `setAside` hears of it.
+   */
+  static async open(
+    file: string,
+    now: () => Date = () => new Date(),
+    setAside: (fault: StateFileError, movedTo: string) => void = () => undefined,
+  ): Promise<TokenStore> {
     const store = new TokenStore(file, now);
-    const parsed = await readStateFile<TokenFile>(
-      file,
-      'a token file of version 1',
-      (content) => content.version === 1 && Array.isArray(content.tokens),
-    );
+    let parsed: TokenFile | undefined;
+    try {
+      parsed = await readStateFile<TokenFile>(file, 'a token file', tokenFileFault);
+    } catch (error) {
+      if (!(error instanceof StateFileError)) throw error;
+      const movedTo = `${file}.corrupt-${now().toISOString().replace(/[:.]/g, '-')}`;
+      // rename moves a symlink itself, never what it points at.
+      await rename(file, movedTo);
+      setAside(error, movedTo);
+    }
     if (parsed !== undefined) {
       for (const token of parsed.tokens) store.tokens.set(token.id, token);
     }
@@ -101,7 +134,13 @@ export class TokenStore {
       hash: sha256(secret).toString('hex'),
     };
     this.tokens.set(id, stored);
-    await this.save();
+    try {
+      await this.save();
+    } catch (error) {
+      // Not written, so never handed out: the store stays what the file says.
+      this.tokens.delete(id);
+      throw error;
+    }
     return { token: `${TOKEN_PREFIX}${id}_${secret}`, info: publicView(stored) };
   }
 
@@ -140,7 +179,13 @@ export class TokenStore {
     const stored = this.tokens.get(id);
     if (!stored || (sid !== undefined && stored.sid !== sid)) return false;
     this.tokens.delete(id);
-    await this.save();
+    try {
+      await this.save();
+    } catch (error) {
+      // Still in the file, so still valid: say so rather than pretend it is revoked.
+      if (!this.tokens.has(id)) this.tokens.set(id, stored);
+      throw error;
+    }
     for (const listener of [...(this.watchers.get(id) ?? [])]) listener();
     return true;
   }

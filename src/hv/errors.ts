@@ -7,6 +7,8 @@ export type HvErrorKind =
   | 'too-large'
   /** the disk (or quota) is full */
   | 'disk-full'
+  /** a distribution's root filesystem is not where its record says (removed behind the service's back) */
+  | 'files-missing'
   /** the target already exists */
   | 'exists'
   /** the host path cannot hold a folder (a pseudo filesystem, a missing parent that cannot be made) */

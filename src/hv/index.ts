@@ -13,6 +13,7 @@ export type {
   HvVm,
   Hypervisor,
   HypervisorInfo,
+  ImportLimits,
   ImportResult,
   InstanceSpec,
   LaunchSpec,

@@ -35,6 +35,16 @@ export interface ImportResult {
   readonly skippedDevices: number;
   /** uncompressed tar bytes read */
   readonly bytes: number;
+  /** what was imported other than as the archive said (owners the mapping cannot hold, devices left out) */
+  readonly warnings: readonly string[];
+}
+
+/** How much one import may hold. */
+export interface ImportLimits {
+  /** uncompressed tar bytes */
+  readonly maxBytes: number;
+  /** entries (files, folders, links, ...): each costs an inode */
+  readonly maxEntries: number;
 }
 
 /**
@@ -46,10 +56,18 @@ export interface DistroFiles {
   ensureOwnedFolder(uid: number, path: string): Promise<void>;
   /** Creates `basePath` and an empty root filesystem in it; `exists` if there is one already. */
   create(uid: number, basePath: string): Promise<void>;
-  /** Extracts a tar (plain, gzip or xz) into the root filesystem, owners shifted into the owner's range. */
-  importArchive(uid: number, basePath: string, archive: Readable, maxBytes: number): Promise<ImportResult>;
-  /** A tar of the root filesystem with owners as the distribution sees them. */
+  /**
+   * Extracts a tar (plain, gzip or xz) into the root filesystem, owners shifted into the owner's range; what
+   * cannot be extracted faithfully is refused (`invalid-archive`) or changed safely and said in `warnings`.
+   */
+  importArchive(uid: number, basePath: string, archive: Readable, limits: ImportLimits): Promise<ImportResult>;
+  /**
+   * A tar of the root filesystem with owners as the distribution sees them. Rejects (`files-missing`, ...) when
+   * it cannot start; a failure later destroys the stream with an error, so it never ends cleanly cut short.
+   */
   exportArchive(uid: number, basePath: string, format: ArchiveFormat): Promise<Readable>;
+  /** Whether the root filesystem is there (and the owner can enter it). */
+  present(uid: number, basePath: string): Promise<boolean>;
   /** Removes the root filesystem, and the base folder when it is then empty. */
   remove(uid: number, basePath: string): Promise<void>;
   move(uid: number, fromBase: string, toBase: string): Promise<void>;

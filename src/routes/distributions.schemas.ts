@@ -47,6 +47,17 @@ export const DistributionSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ImportedDistributionSchema = Type.Object(
+  {
+    ...DistributionSchema.properties,
+    warnings: Type.Array(Type.String(), {
+      description:
+        'what was imported other than as the archive said: owners the id mapping cannot hold (given the overflow id, set-id bits dropped), device nodes left out',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const DistributionListSchema = Type.Object(
   {
     distributions: Type.Array(DistributionSchema),

@@ -32,14 +32,14 @@ const DESCRIPTIONS: Record<number, string> = {
   426: 'Upgrade to a WebSocket',
   429: 'Too many failed authentications from this address, or from all addresses (a valid token is never refused)',
   500: 'Internal error',
-  503: 'The service is shutting down or out of resources; try again later',
+  503: 'The service is shutting down or out of resources, or a state file of the caller is damaged (LXSSD_E_STATE_FILE_DAMAGED)',
   504: 'The distribution did not answer in time (LXSSD_E_TIMEOUT)',
   507: 'The disk is full',
 };
 
 /**
  * The error responses a route can give, each as problem+json; 401, 403, 429, 500 and 503 (out of descriptors or
- * memory, a connection cap, shutting down) are always possible.
+ * memory, a connection cap, shutting down, a damaged state file) are always possible.
  */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
   const all = new Set([...statuses, 401, 403, 429, 500, 503]);

@@ -20,7 +20,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Mint a SID token for the caller (local socket only, root included; root may mint for another SID)',
         body: MintTokenBody,
-        response: { 201: MintedTokenSchema, ...problemResponses(400, 409) },
+        response: { 201: MintedTokenSchema, ...problemResponses(400, 409, 507) },
       },
     },
     async (request, reply) => {
@@ -55,7 +55,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Revoke one of the caller’s tokens (root: anyone’s); streams opened with it are closed',
         params: TokenIdParams,
-        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(400, 404) },
+        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(400, 404, 507) },
       },
     },
     async (request, reply) => {

@@ -7,12 +7,12 @@ import { once } from 'node:events';
 import { access, chmod, chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { HvError } from '../errors.js';
-import type { Account, ArchiveFormat, DistroFiles, ImportResult } from '../types.js';
+import type { Account, ArchiveFormat, DistroFiles, ImportLimits, ImportResult } from '../types.js';
 import { byteLimit, compressed, decompressed } from './archive-streams.js';
-import { spawnInNamespace, type IdMapping } from './nsexec.js';
-import { guardTar } from './tar-guard.js';
+import { NSEXEC_EXIT_HELPER_FAILED, spawnInNamespace, type IdMapEntry, type IdMapping } from './nsexec.js';
+import { type GuardReport, guardTar, OVERFLOW_ID } from './tar-guard.js';
 
 const BUSYBOX = '/bin/busybox';
 const ROOTFS = 'rootfs';
@@ -61,6 +61,27 @@ function classifyLocationFailure(stderr: string, what: string): HvError {
   return classifyToolFailure(stderr, what);
 }
 
+function maps(entries: readonly IdMapEntry[], id: number): boolean {
+  return entries.some((entry) => id >= entry.inner && id - entry.inner < entry.count);
+}
+
+/** What the guard changed, in words for the import's `warnings`. */
+function importWarnings(report: GuardReport, mapping: IdMapping): string[] {
+  const warnings: string[] = [];
+  if (report.remappedOwners > 0) {
+    const mapped = mapping.uids.reduce((sum, entry) => sum + entry.count, 0);
+    const owner = maps(mapping.uids, OVERFLOW_ID) ? `the overflow id ${OVERFLOW_ID} (nobody/nogroup)` : 'root of the distribution (your own uid: you have a one-id mapping)';
+    const more = report.remappedOwners - report.remappedExamples.length;
+    warnings.push(
+      `${report.remappedOwners} entries are owned by user or group ids your id mapping cannot hold (it maps ${mapped} ${mapped === 1 ? 'id' : 'ids'}); they were given ${owner} and lost any setuid/setgid bit: ${report.remappedExamples.join(', ')}${more > 0 ? ` and ${more} more` : ''}`,
+    );
+  }
+  if (report.skippedDevices > 0) {
+    warnings.push(`${report.skippedDevices} device nodes were left out: a user's namespace cannot create them (the instance's /dev has the usual ones)`);
+  }
+  return warnings;
+}
+
 export class LinuxDistroFiles implements DistroFiles {
   constructor(
     private readonly account: (uid: number) => Account | undefined,
@@ -74,12 +95,13 @@ export class LinuxDistroFiles implements DistroFiles {
     return this.mappingFor(account);
   }
 
-  private async spawnTool(uid: number, argv: string[], root?: string, stdio: 'pipe' | 'ignore' = 'ignore') {
+  /** `mapping`: the one the caller decided with (an import's guard), so the extractor's cannot differ from it. */
+  private async spawnTool(uid: number, argv: string[], root?: string, stdio: 'pipe' | 'ignore' = 'ignore', mapping?: IdMapping) {
     await access(BUSYBOX).catch(() => {
       throw new HvError('missing-tool', `${BUSYBOX} is missing: install the busybox-static package`);
     });
     return spawnInNamespace({
-      mapping: await this.mapping(uid),
+      mapping: mapping ?? (await this.mapping(uid)),
       root,
       cwd: root === undefined ? undefined : '/',
       argv: [BUSYBOX, ...argv],
@@ -104,9 +126,15 @@ export class LinuxDistroFiles implements DistroFiles {
   async ensureOwnedFolder(uid: number, path: string): Promise<void> {
     const account = this.account(uid);
     if (!account) throw new HvError('not-permitted', `uid ${uid} has no account on this host`);
-    await mkdir(path, { recursive: true, mode: 0o700 });
-    await chown(path, account.uid, account.gid);
-    await chmod(path, 0o700);
+    try {
+      await mkdir(path, { recursive: true, mode: 0o700 });
+      await chown(path, account.uid, account.gid);
+      await chmod(path, 0o700);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new HvError('disk-full', `cannot make ${path}: the disk is full`);
+      throw error;
+    }
   }
 
   async create(uid: number, basePath: string): Promise<void> {
@@ -121,22 +149,28 @@ export class LinuxDistroFiles implements DistroFiles {
     }
   }
 
-  async importArchive(uid: number, basePath: string, archive: Readable, maxBytes: number): Promise<ImportResult> {
-    const report = { entries: 0, skippedDevices: 0 };
+  async importArchive(uid: number, basePath: string, archive: Readable, limits: ImportLimits): Promise<ImportResult> {
+    const report: GuardReport = { entries: 0, skippedDevices: 0, remappedOwners: 0, remappedExamples: [] };
+    const mapping = await this.mapping(uid);
     const counted = { bytes: 0 };
-    const child = await this.spawnTool(uid, ['tar', '-x', '-f', '-'], join(basePath, ROOTFS), 'pipe');
+    const child = await this.spawnTool(uid, ['tar', '-x', '-f', '-'], join(basePath, ROOTFS), 'pipe', mapping);
     const stderr = collectStderr(child);
     const exited = exitCode(child);
     let streamError: unknown;
     let tar: Readable | undefined;
-    const limiter = byteLimit(maxBytes, counted);
+    const limiter = byteLimit(limits.maxBytes, counted);
     try {
       tar = await decompressed(archive);
       // Not pipeline(): on failure the archive (often the HTTP request) must stay intact, merely unread,
       // so the caller can still answer on its connection.
       tar.on('error', (error) => limiter.destroy(error));
       tar.pipe(limiter);
-      await pipeline(guardTar(limiter, report), child.stdin!);
+      const guarded = guardTar(limiter, report, {
+        maxEntries: limits.maxEntries,
+        mapsUid: (id) => maps(mapping.uids, id),
+        mapsGid: (id) => maps(mapping.gids, id),
+      });
+      await pipeline(guarded, child.stdin!);
     } catch (error) {
       streamError = error;
       // EPIPE: the extractor stopped reading on its own and is ending with its verdict (a full disk, say), which
@@ -158,20 +192,63 @@ export class LinuxDistroFiles implements DistroFiles {
     if (streamError !== undefined) {
       throw new HvError('invalid-archive', `the archive could not be read: ${(streamError as Error).message}`);
     }
-    return { ...report, bytes: counted.bytes };
+    return { entries: report.entries, skippedDevices: report.skippedDevices, bytes: counted.bytes, warnings: importWarnings(report, mapping) };
   }
 
+  /**
+   * Resolves once the tar has produced its first bytes (so a tar that cannot start is an error before anything
+   * is sent); the stream then ends only after the tar exited 0, and is destroyed with an error otherwise: a
+   * reader never sees a cut archive end cleanly.
+   */
   async exportArchive(uid: number, basePath: string, format: ArchiveFormat): Promise<Readable> {
     const child = await this.spawnTool(uid, ['tar', '-c', '-f', '-', '.'], join(basePath, ROOTFS));
     const stderr = collectStderr(child);
-    const output = compressed(child.stdout!, format);
-    exitCode(child).then((code) => {
-      if (code !== 0) output.destroy(classifyToolFailure(stderr(), 'export failed'));
-    }, (error: Error) => output.destroy(error));
-    output.on('close', () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+    const tar = new PassThrough();
+    child.stdout!.pipe(tar, { end: false });
+    // Before the stream is handed over nobody listens for its errors: a failure then is the promise's.
+    let handedOver = false;
+    const started = new Promise<void>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        if (handedOver) tar.destroy(error);
+        else reject(error);
+      };
+      child.stdout!.once('data', () => {
+        handedOver = true;
+        resolve();
+      });
+      Promise.all([completed(child), finished(child.stderr!).catch(() => undefined)]).then(
+        ([code]) => {
+          if (code === 0) {
+            handedOver = true;
+            tar.end();
+            resolve();
+            return;
+          }
+          const failure =
+            code === NSEXEC_EXIT_HELPER_FAILED && /No such file or directory|Not a directory/.test(stderr())
+              ? new HvError('files-missing', `the root filesystem ${join(basePath, ROOTFS)} is missing`)
+              : classifyToolFailure(stderr(), `export failed (tar exit ${code})`);
+          fail(failure);
+        },
+        (error: Error) => fail(error),
+      );
     });
-    return output;
+    tar.on('close', () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    try {
+      await started;
+    } catch (error) {
+      tar.destroy();
+      throw error;
+    }
+    return compressed(tar, format);
+  }
+
+  async present(uid: number, basePath: string): Promise<boolean> {
+    // Entered as the owner, as every use of it will: a folder the owner cannot enter is as good as gone.
+    const entered = await this.tool(uid, ['true'], join(basePath, ROOTFS));
+    return entered.code === 0;
   }
 
   async remove(uid: number, basePath: string): Promise<void> {
@@ -212,6 +289,9 @@ export class LinuxDistroFiles implements DistroFiles {
     const child = await this.spawnTool(uid, ['tee', '--', path], join(basePath, ROOTFS), 'pipe');
     const stderr = collectStderr(child);
     child.stdout!.resume();
+    // A tee that cannot start (the tree is gone, say) closes its stdin unread: its exit code says why, and the
+    // EPIPE must not reach the process as an unhandled error.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(content);
     const code = await completed(child);
     if (code !== 0) throw classifyToolFailure(stderr(), `cannot write ${path}`);
