@@ -28,6 +28,7 @@ const DESCRIPTIONS: Record<number, string> = {
   408: 'The request body did not arrive in time (LXSSD_E_REQUEST_TIMEOUT)',
   409: 'Conflicts with the current state',
   413: 'Body too large',
+  414: 'A path parameter is longer than any valid one (LXSSD_E_URI_TOO_LONG)',
   415: 'Unsupported media type',
   426: 'Upgrade to a WebSocket',
   429: 'Too many failed authentications from this address, or from all addresses (a valid token is never refused)',
@@ -63,6 +64,8 @@ export function declareInputProblems(schema: { params?: unknown; querystring?: u
   const statuses = [
     ...(schema.params || schema.querystring || schema.body ? [400] : []),
     ...(schema.body ? [408, 413, 415] : []),
+    // The router refuses a path parameter longer than it takes (3,072 characters, past any valid one).
+    ...(schema.params ? [414] : []),
   ].filter((status) => response[status] === undefined);
   if (statuses.length === 0) return;
   Object.assign(response, problemResponses(...statuses));

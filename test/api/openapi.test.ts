@@ -31,7 +31,7 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('declares 400 wherever input is validated, and 413 and 415 wherever a body is read', async (t) => {
+  it('declares 400 wherever input is validated, 414 wherever a path has parameters, and 413 and 415 wherever a body is read', async (t) => {
     const server = await startServer(t);
     const document = (await request(server.url).get('/openapi.json')).body;
     type Operation = { parameters?: unknown[]; requestBody?: unknown; responses: Record<string, unknown> };
@@ -40,6 +40,7 @@ describe('GET /openapi.json', () => {
         const where = `${method.toUpperCase()} ${path}`;
         const validated = (operation.parameters?.length ?? 0) > 0 || operation.requestBody !== undefined;
         if (validated) assert.ok(operation.responses['400'], `${where} declares 400`);
+        if (path.includes('{')) assert.ok(operation.responses['414'], `${where} declares 414`);
         if (operation.requestBody) {
           assert.ok(operation.responses['413'], `${where} declares 413`);
           assert.ok(operation.responses['415'], `${where} declares 415`);

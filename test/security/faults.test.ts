@@ -317,7 +317,7 @@ describe('faults', { concurrency: false }, () => {
       await killHard(again.child);
     });
 
-    it('during a configure: 507 ERROR_DISK_FULL and the previous settings intact [R2]', { todo: 'ENOSPC outside imports is issue 10 §3 (data-safety), not yet 507' }, async (t) => {
+    it('during a configure: 507 ERROR_DISK_FULL and the previous settings intact [R2]', async (t) => {
       if (!isRoot) return t.skip('needs root to mount a tmpfs');
       const { dir, stateDir } = await smallDisk(t, 16);
       const service = await serve(t, dir, stateDir);
