@@ -480,7 +480,12 @@ export class IdMaps {
         if (missing.length === 0) return current;
         const base = await this.findFree(missing, false);
         if (base === undefined) {
-          throw new HvError('failed', `no free range of ${RANGE_SIZE} ids is left for ${account.name} within login.defs' SUB_UID/SUB_GID bounds`);
+          // The host has run out of ids to give (a 503 to the caller, not a bug's 500): an administrator must widen
+          // SUB_UID_MAX/SUB_GID_MAX or provision a range by hand.
+          throw new HvError(
+            'out-of-resources',
+            `no free range of ${RANGE_SIZE} ids is left for ${account.name} within login.defs' SUB_UID/SUB_GID bounds; an administrator must widen them or give ${account.name} a range`,
+          );
         }
         for (const kind of missing) {
           await appendLine(kind === 'uid' ? this.files.subuid : this.files.subgid, `${account.name}:${base}:${RANGE_SIZE}`);
