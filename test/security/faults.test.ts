@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { lxssd } from '../helpers/binary.js';
+import { killHard, lxssd } from '../helpers/binary.js';
+import { ustarFileHeader } from '../helpers/ustar.js';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest } from '../helpers/local-client.js';
 import { attach } from '../helpers/process-client.js';
@@ -59,12 +60,6 @@ async function serve(t: TestContext, dir: string, stateDir = join(dir, 'state'))
   return { child, port: Number(new URL(url).port), socketPath, stateDir, log };
 }
 
-async function killHard(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** Every live (non-zombie) process whose ancestry leads to `root`. */
 async function descendants(root: number): Promise<number[]> {
@@ -116,32 +111,11 @@ function uploadTar(socketPath: string, name: string, file: string): Promise<{ st
   });
 }
 
-/** A ustar header of one regular file. */
-function fileHeader(name: string, size: number): Buffer {
-  const block = Buffer.alloc(512);
-  const octal = (offset: number, length: number, value: number) => block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, offset, length, 'ascii');
-  block.write(name, 0, 100, 'utf8');
-  octal(100, 8, 0o644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, size);
-  octal(136, 12, 1_700_000_000);
-  block.write('0', 156, 1, 'ascii');
-  block.write('ustar\0', 257, 6, 'ascii');
-  block.write('00', 263, 2, 'ascii');
-  octal(329, 8, 0);
-  octal(337, 8, 0);
-  block.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return block;
-}
 
 /** A tar of one file of `size` random bytes. */
 async function bigTar(file: string, size: number): Promise<void> {
   const out = createWriteStream(file);
-  out.write(fileHeader('./big.bin', size));
+  out.write(ustarFileHeader('./big.bin', size));
   for (let written = 0; written < size; written += MiB) {
     if (!out.write(randomBytes(Math.min(MiB, size - written)))) await once(out, 'drain');
   }
@@ -189,7 +163,7 @@ describe('faults', { concurrency: false }, () => {
     const { dir, service } = await withBusybox(t);
     const req = httpRequest({ socketPath: service.socketPath, method: 'POST', path: '/v1/distributions?name=half', headers: { host: 'localhost', 'content-type': 'application/x-tar' } });
     req.on('error', () => undefined);
-    req.write(fileHeader('./big.bin', 512 * MiB));
+    req.write(ustarFileHeader('./big.bin', 512 * MiB));
     for (let i = 0; i < 8; i++) req.write(randomBytes(MiB));
     await eventually(async () => assert.ok((await names(service)).includes('half:Installing')), { timeoutMs: 30_000, what: 'the import under way' });
     faults.orphansChecked += await crash(service);
