@@ -3,6 +3,9 @@
 //     after the last output byte, then a normal close), 4 resize (JSON), 5 signal (JSON), 255 close a channel
 //     (second byte: the channel; 0 is stdin EOF).
 //   lxss.tty.v1 — raw terminal bytes both ways (text or binary frames in), the exit code in the close reason.
+//   v5.channel.k8s.io / v4.channel.k8s.io — Kubernetes exec clients as kubelet serves them (k8s-channels.ts):
+//     channels 0/1/2 as above, 3 a metav1.Status after the last output byte, 4 resize {"Width","Height"}, and
+//     (v5) [255, 0] stdin EOF.
 // Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin,
 // and another client's stdin is refused with a close code, never dropped unseen.
 
@@ -13,6 +16,17 @@ import type { WebSocket } from 'ws';
 import { LxssError } from '../core/errors.js';
 import { type ProcessEntry, signalNumber, StdinRefused } from '../core/processes.js';
 import { callerOf } from './caller.js';
+import {
+  decodeClientFrame,
+  exitStatus,
+  isK8sProtocol,
+  K8S_V4_PROTOCOL,
+  K8S_V5_PROTOCOL,
+  type K8sProtocol,
+  outputFrame,
+  READY_FRAME,
+  statusFrame,
+} from './k8s-channels.js';
 import { problemResponses } from './problem.schemas.js';
 import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js';
 import { holdStreamSlot } from './stream-slots.js';
@@ -22,6 +36,10 @@ import { switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
+/** What this endpoint speaks; a client offering several gets the first of its own list that is here. */
+const SPOKEN = [STDIO_PROTOCOL, TTY_PROTOCOL, K8S_V5_PROTOCOL, K8S_V4_PROTOCOL] as const;
+/** How a socket's frames are read and written: one per protocol (the k8s ones by their name). */
+type Mode = 'stdio' | 'tty' | K8sProtocol;
 /** Close code for a frame that breaks the protocol (RFC 6455: data inconsistent with the message type). */
 const INVALID_FRAME = 1007;
 /** Close code for stdin this client may not write (another client writes it, or it is closed): 409's kin. */
@@ -69,10 +87,27 @@ function dropLateStdin(error: unknown): void {
  * A frame that breaks the protocol, or stdin this client may not write, throws; a frame the process can no
  * longer act on (it exited) is dropped.
  */
-async function handleFrame(entry: ProcessEntry, owner: object, mode: 'stdio' | 'tty', data: Buffer): Promise<void> {
+async function handleFrame(entry: ProcessEntry, owner: object, mode: Mode, data: Buffer): Promise<void> {
   if (mode === 'tty') {
     await entry.writeStdin(owner, data).catch(dropLateStdin);
     return;
+  }
+  if (mode !== 'stdio') {
+    const frame = decodeClientFrame(mode, data);
+    switch (frame.kind) {
+      case 'stdin':
+        await entry.writeStdin(owner, frame.data).catch(dropLateStdin);
+        return;
+      case 'stdin-eof':
+        entry.closeStdin(owner);
+        return;
+      case 'resize':
+        // A process without a terminal ignores resizes, as a container runtime does.
+        await entry.resize(frame.cols, frame.rows).catch(() => undefined);
+        return;
+      case 'ignored':
+        return;
+    }
   }
   switch (data[0]) {
     case Channel.Stdin:
@@ -111,15 +146,16 @@ function closeRefused(socket: WebSocket, error: unknown): void {
   socket.close(closeCode, reason(text));
 }
 
-async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' | 'tty'): Promise<void> {
+async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: Mode): Promise<void> {
   const cursor = entry.output.attach();
   const stop = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   try {
+    if (isK8sProtocol(mode)) send(socket, READY_FRAME).catch(() => undefined);
     for (;;) {
       if (socket.readyState !== socket.OPEN) return;
       const chunk = cursor.read();
       if (chunk) {
-        const sent = send(socket, mode === 'tty' ? chunk.data : Buffer.concat([Buffer.of(chunk.channel), chunk.data]));
+        const sent = send(socket, mode === 'tty' ? chunk.data : outputFrame(chunk.channel, chunk.data));
         // Several frames in flight keep the connection busy; past the high-water mark, wait for the client.
         if (socket.bufferedAmount > OUTPUT_HIGH_WATER) await sent;
         else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
@@ -136,8 +172,11 @@ async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: 'stdio' 
     if (mode === 'stdio') {
       await send(socket, Buffer.concat([Buffer.of(Channel.Exit), Buffer.from(JSON.stringify(exit))]));
       socket.close(1000, 'exited');
-    } else {
+    } else if (mode === 'tty') {
       socket.close(1000, JSON.stringify({ exitCode: status.exitCode }));
+    } else {
+      await send(socket, statusFrame(exitStatus(status.exitCode, entry.argv)));
+      socket.close(1000, 'exited');
     }
   } catch {
     socket.terminate();
@@ -158,31 +197,38 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'attachProcessStdio',
       tags: ['processes'],
-      summary: `WebSocket: the process's stdio (${STDIO_PROTOCOL}) or terminal (${TTY_PROTOCOL}); see DESIGN.md §6`,
+      summary: `WebSocket: the process's stdio (${STDIO_PROTOCOL}, ${K8S_V5_PROTOCOL}, ${K8S_V4_PROTOCOL}) or terminal (${TTY_PROTOCOL}); see DESIGN.md §6`,
       description:
         `Upgrade with Sec-WebSocket-Protocol ${STDIO_PROTOCOL} (channel byte first: 0 stdin, 1 stdout, 2 stderr, ` +
         '3 exit status JSON then close, 4 resize JSON, 5 signal JSON, 255 close channel) or ' +
-        `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Output from before you attach comes first. ` +
+        `${TTY_PROTOCOL} (raw bytes; exit code in the close reason). Kubernetes exec clients attach unchanged with ` +
+        `${K8S_V5_PROTOCOL} or ${K8S_V4_PROTOCOL}, framed as kubelet frames them: 0 stdin, 1 stdout, 2 stderr, ` +
+        '3 the error channel (one JSON metav1.Status after the last output byte, then close: ' +
+        '{"metadata":{},"status":"Success"} for exit 0, else status Failure, reason NonZeroExitCode and the code ' +
+        '(128+N for signal N) in details.causes [{"reason":"ExitCode","message":"N"}]), 4 resize ' +
+        '{"Width":W,"Height":H}, and in v5 only [255, 0] for stdin EOF; an empty stdout frame first says the ' +
+        'streams are ready. Output from before you attach comes first. ' +
         'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426. A frame the protocol does not ' +
         'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched. One client ' +
         `at a time writes stdin: stdin from another, or to a process without stdin, closes with ${STDIN_REFUSED}.`,
       params: ProcessParams,
-      response: { ...switchingProtocols(`the process's stdio (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`), ...problemResponses(400, 404, 409, 426) },
+      response: { ...switchingProtocols(`the process's stdio (${SPOKEN.join(', ')})`), ...problemResponses(400, 404, 409, 426) },
     },
     // Looked up before the upgrade, so an unknown or foreign process is a plain 404.
     preHandler: async (request, reply) => {
       await entryOf(request);
       if (request.ws) {
-        pickSubprotocol(request, [STDIO_PROTOCOL, TTY_PROTOCOL]);
+        pickSubprotocol(request, SPOKEN);
         holdStreamSlot(app, request, reply);
       }
     },
     handler: async () => {
-      throw new LxssError('LXSSD_E_UPGRADE_REQUIRED', `connect with a WebSocket (${STDIO_PROTOCOL} or ${TTY_PROTOCOL})`);
+      throw new LxssError('LXSSD_E_UPGRADE_REQUIRED', `connect with a WebSocket (${SPOKEN.join(', ')})`);
     },
     wsHandler: async (socket, request) => {
       const entry = await entryOf(request);
-      const mode = socket.protocol === TTY_PROTOCOL ? 'tty' : 'stdio';
+      const protocol = socket.protocol;
+      const mode: Mode = protocol === TTY_PROTOCOL ? 'tty' : isK8sProtocol(protocol) ? protocol : 'stdio';
       const owner = {};
       let queue = Promise.resolve();
       let pending = 0;
