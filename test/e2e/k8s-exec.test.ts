@@ -106,7 +106,7 @@ const send = (socket: WebSocket, channel: number, payload: string | Buffer = Buf
   socket.send(Buffer.concat([Buffer.of(channel), Buffer.from(payload)]));
 
 describe('GET /v1/processes/{id}/stdio with Kubernetes exec clients', () => {
-  it('@kubernetes/client-node Exec over v5: stdout, stderr, stdin EOF with no output lost, exit code 3', { timeout: 60_000 }, async (t) => {
+  it('@kubernetes/client-node Exec over v5: stdout, stderr, stdin EOF with no output lost, exit code 3 [R1]', { timeout: 60_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for namespaces');
     const env = await ready(t);
     const id = await createProcess(env.server, { argv: ['sh', '-c', 'cat; echo to-stderr >&2; exit 3'], stdin: true });
@@ -175,7 +175,7 @@ describe('GET /v1/processes/{id}/stdio with Kubernetes exec clients', () => {
     assert.deepEqual(got, { metadata: {}, status: 'Success' }, 'exit 0 is kubelet’s Success status');
   });
 
-  it('v5.channel.k8s.io raw frames: ready frame, 0/1/2, [255,0] EOF, then one metav1.Status and close 1000', { timeout: 60_000 }, async (t) => {
+  it('v5.channel.k8s.io raw frames: ready frame, 0/1/2, [255,0] EOF, then one metav1.Status and close 1000 [R1]', { timeout: 60_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for namespaces');
     const env = await ready(t);
     const id = await createProcess(env.server, { argv: ['sh', '-c', 'cat; echo bye >&2; exit 7'], stdin: true });
