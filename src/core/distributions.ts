@@ -29,6 +29,11 @@ const DEFAULT_ENVIRONMENT = [
 ];
 
 const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,256}$/;
+/**
+ * Stands for the caller's default distribution wherever an id or a name is taken (WSL's NULL GUID). `@` is not
+ * a name character, so no name can ever be this.
+ */
+export const DEFAULT_DISTRIBUTION = '@default';
 const GUID_PATTERN = /^\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?$/i;
 
 export interface DistributionView {
@@ -203,10 +208,14 @@ export class Distributions {
   }
 
   getDefault(): DistributionView {
+    return this.view(this.defaultRecord());
+  }
+
+  private defaultRecord(): DistributionRecord {
     const id = this.registry.defaultDistribution;
     const record = id === null ? undefined : this.registry.get(id);
-    if (!record) throw new LxssError('WSL_E_DEFAULT_DISTRO_NOT_FOUND', 'there is no default distribution');
-    return this.view(record);
+    if (!record) throw new LxssError('WSL_E_DEFAULT_DISTRO_NOT_FOUND', 'there is no default distribution (you have none registered, or none is set)');
+    return record;
   }
 
   async setDefault(idOrName: string): Promise<DistributionView> {
@@ -457,6 +466,7 @@ export class Distributions {
   }
 
   private resolve(idOrName: string): DistributionRecord {
+    if (idOrName.toLowerCase() === DEFAULT_DISTRIBUTION) return this.defaultRecord();
     const record = GUID_PATTERN.test(idOrName)
       ? this.registry.get(idOrName.replace(/[{}]/g, '').toLowerCase())
       : this.registry.byName(idOrName);

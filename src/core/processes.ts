@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
 import { type ExitStatus, HvError, type HvProcess } from '../hv/index.js';
 import type { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
@@ -13,8 +14,19 @@ import type { Instances } from './instances.js';
 import { OutputLog } from './output-log.js';
 import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from './process-limits.js';
 
+/** WSL's `--shell-type`: a login shell, the shell as is (non-login), or no shell at all (argv exec'd). */
+export type ShellType = 'login' | 'standard' | 'none';
+
+/**
+ * What to start, in one of WSL's three ways (WslClient's "three possible cases"): no argv and no commandLine →
+ * the user's login shell; `commandLine` → the user's shell runs it (`$SHELL -c`); `argv` → exec'd as given, no
+ * shell. `shell` chooses login or standard for the first two and must be `none` (or absent) with argv.
+ */
 export interface CreateProcessRequest {
-  argv: string[];
+  argv?: string[];
+  commandLine?: string;
+  shell?: ShellType;
+  /** absolute, `~` (the home: `/` when it does not exist) or `~/...` (below the home; must exist) */
   cwd?: string;
   env?: Record<string, string>;
   user?: string;
@@ -49,7 +61,12 @@ export interface ProcessView {
   distributionId: string;
   distribution: string;
   pid: number | null;
+  /** the argv it was started with: a login shell's is `["-sh"]`, a commandLine's `["/bin/sh", "-c", "..."]` */
   argv: string[];
+  /** the program executed: argv[0], except for a login shell (whose argv[0] is `-` and the shell's name) */
+  executable: string;
+  /** how it was started: through the user's shell (login or standard), or argv exec'd directly (none) */
+  shell: ShellType;
   user: string | null;
   uid: number | null;
   tty: { cols: number; rows: number } | null;
@@ -152,6 +169,7 @@ export class ProcessEntry {
     /** the distribution's name now: it may be renamed while the process runs */
     private readonly distributionName: () => string,
     readonly argv: string[],
+    readonly launch: { executable: string; shell: ShellType },
     readonly user: PasswdEntry | null,
     tty: { cols: number; rows: number } | null,
     readonly stdinWanted: boolean,
@@ -173,6 +191,8 @@ export class ProcessEntry {
       pid: this.hv?.pid ?? null,
       argv: argv.argv,
       argvTruncated: argv.truncated,
+      executable: this.launch.executable,
+      shell: this.launch.shell,
       user: this.user?.name ?? null,
       uid: this.user?.uid ?? null,
       tty: this.tty,
@@ -285,6 +305,54 @@ function summarizeArgv(argv: readonly string[]): { argv: string[]; truncated: bo
   return { argv: kept, truncated };
 }
 
+/** What a request asks to start: argv as given, or the user's shell (login or not, with a command or not). */
+type StartMode = { shell: 'none'; argv: string[] } | { shell: 'login' | 'standard'; commandLine: string | undefined };
+
+/** The one way a request starts its process, or a 400 saying why its fields do not make one. */
+export function startModeOf(request: Pick<CreateProcessRequest, 'argv' | 'commandLine' | 'shell'>): StartMode {
+  const { argv, commandLine, shell } = request;
+  if (argv !== undefined && commandLine !== undefined) {
+    throw new LxssError(
+      'E_INVALIDARG',
+      'give argv (run exactly as given, no shell) or commandLine (run by the user’s shell as $SHELL -c), not both',
+    );
+  }
+  if (argv !== undefined) {
+    if (shell !== undefined && shell !== 'none') {
+      throw new LxssError(
+        'E_INVALIDARG',
+        `shell "${shell}" starts the user’s shell, but argv is exec'd without one: give commandLine to run a command ` +
+          'through the shell, or leave shell out (or "none") to run argv',
+      );
+    }
+    if (argv[0] === undefined || argv[0] === '') throw new LxssError('E_INVALIDARG', 'argv[0] must name a program');
+    return { shell: 'none', argv };
+  }
+  if (shell === 'none') {
+    throw new LxssError('E_INVALIDARG', 'shell "none" execs argv directly, with no shell: give argv');
+  }
+  return { shell: shell ?? (commandLine === undefined ? 'login' : 'standard'), commandLine };
+}
+
+/**
+ * The argv (and the file, when it is not argv[0]) of a start mode for `user`: the user's shell from the
+ * distribution's /etc/passwd (`/bin/sh` when it names none), a login shell as `-sh` (its name with a `-`, the
+ * convention login(1) uses), a command line as `$SHELL -c "<commandLine>"`.
+ */
+export function launchOf(mode: StartMode, user: Pick<PasswdEntry, 'shell'>): { argv: string[]; executable: string } {
+  if (mode.shell === 'none') return { argv: mode.argv, executable: mode.argv[0]! };
+  const shell = user.shell || '/bin/sh';
+  const argv0 = mode.shell === 'login' ? `-${posix.basename(shell)}` : shell;
+  return { argv: mode.commandLine === undefined ? [argv0] : [argv0, '-c', mode.commandLine], executable: shell };
+}
+
+/** The cwd to ask init for: undefined for the home (init falls back to `/` when there is none), else absolute. */
+function cwdFor(cwd: string | undefined, user: Pick<PasswdEntry, 'home'>): string | undefined {
+  if (cwd === undefined || cwd === '~') return undefined;
+  if (cwd.startsWith('~/')) return posix.join(user.home, cwd.slice(2));
+  return cwd;
+}
+
 /** Refuses argv + env a launch cannot carry, before anything starts. */
 function checkLaunchSize(argv: readonly string[], env: readonly string[]): void {
   let total = 0;
@@ -373,12 +441,15 @@ export class Processes {
     return entry;
   }
 
-  /** CreateLxProcess: starts the distribution if needed, then the process, with no shell in between. */
+  /**
+   * CreateLxProcess: starts the distribution if needed, then the process: argv with no shell in between, or the
+   * user's shell when the request asks for one (startModeOf).
+   */
   async create(idOrName: string, request: CreateProcessRequest): Promise<ProcessEntry> {
     if (request.user !== undefined && request.uid !== undefined) {
       throw new LxssError('E_INVALIDARG', 'give user or uid, not both');
     }
-    if (request.argv[0] === '') throw new LxssError('E_INVALIDARG', 'argv[0] must name a program');
+    startModeOf(request);
     const running = this.runningCount();
     if (running >= this.options.maxProcesses) {
       throw new LxssError('LXSSD_E_PROCESS_LIMIT', `you have ${running} processes running, the most allowed (maxProcesses); end some first`);
@@ -395,12 +466,16 @@ export class Processes {
     const distribution = this.distributions.startable(idOrName);
     const record = this.distributions.get(distribution.id);
     // Before the distribution starts: the request's own strings and the default environment.
+    const mode = startModeOf(request);
     const requestEnv = Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${value}`);
-    checkLaunchSize(request.argv, [...record.defaultEnvironment, ...requestEnv]);
+    const given = mode.shell === 'none' ? mode.argv : mode.commandLine === undefined ? [] : [mode.commandLine];
+    checkLaunchSize(given, [...record.defaultEnvironment, ...requestEnv]);
     await this.instances.start(distribution);
     const user = await this.resolveUser(distribution, record.defaultUid, request);
     const env = this.environment(record.defaultEnvironment, user, request);
-    checkLaunchSize(request.argv, env);
+    const { argv, executable } = launchOf(mode, user);
+    // The executable travels as one more string when it is not argv[0].
+    checkLaunchSize(executable === argv[0] ? argv : [...argv, executable], env);
     const tty = request.tty ?? null;
     const stdinWanted = request.stdin ?? tty !== null;
 
@@ -411,13 +486,14 @@ export class Processes {
     }
     const { id: distributionId, name: nameAtStart } = distribution;
     const currentName = (): string => this.distributions.nameOf(distributionId) ?? nameAtStart;
-    const entry = new ProcessEntry(distributionId, currentName, request.argv, user, tty, stdinWanted, null);
+    const entry = new ProcessEntry(distributionId, currentName, argv, { executable, shell: mode.shell }, user, tty, stdinWanted, null);
     let hv: HvProcess;
     try {
       hv = await instance.spawn({
-        argv: request.argv,
+        argv,
+        ...(executable === argv[0] ? {} : { executable }),
         env,
-        cwd: request.cwd ?? user.home,
+        cwd: cwdFor(request.cwd, user),
         user: user.uid,
         tty: tty ?? undefined,
       });
@@ -448,7 +524,7 @@ export class Processes {
       // The process closed its stdin early; writes after that are dropped, as a pipe's would be.
     });
     this.remember(entry);
-    this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid, argv: [...request.argv] });
+    this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid, argv: [...argv] });
     this.watch(entry, hv);
     return entry;
   }

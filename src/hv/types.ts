@@ -99,6 +99,8 @@ export type StopReason = 'requested' | 'idle' | 'shutdown' | 'crashed';
 
 export interface LaunchSpec {
   readonly argv: readonly string[];
+  /** the file to execute when it is not argv[0] (a login shell: `/bin/sh` run with argv[0] `-sh`) */
+  readonly executable?: string;
   readonly env: readonly string[];
   readonly cwd?: string;
   /** a user name in the distribution's /etc/passwd, or a uid; absent: root */

@@ -68,7 +68,14 @@ export const DistributionListSchema = Type.Object(
 );
 
 export const DistroParams = Type.Object({
-  distro: Type.String({ minLength: 1, maxLength: 256, description: 'the distribution’s id or name' }),
+  distro: Type.String({
+    minLength: 1,
+    maxLength: 256,
+    description:
+      'the distribution’s id or name, or `@default` for your default distribution (WSL’s NULL GUID; 404 ' +
+      'WSL_E_DEFAULT_DISTRO_NOT_FOUND when you have none). `@` is not a name character, so it never names another',
+    examples: ['Debian', '@default'],
+  }),
 });
 
 export const ImportQuery = Type.Object(

@@ -11,13 +11,38 @@ const LAUNCH_LIMIT =
 const Argv = Type.Array(Type.String({ maxLength: 131072, pattern: '^[^\\x00]*$' }), {
   minItems: 1,
   maxItems: 4096,
-  description: `the program (not empty) and its arguments, exactly: no shell parses them; ${LAUNCH_LIMIT}`,
+  description:
+    `the program (not empty) and its arguments, exec'd exactly: no shell parses them (wsl --exec). Without argv ` +
+    `and commandLine the user’s login shell starts; ${LAUNCH_LIMIT}`,
+});
+const CommandLine = Type.String({
+  minLength: 1,
+  maxLength: 131072,
+  pattern: '^[^\\x00]*$',
+  description:
+    'a command for the user’s shell (their /etc/passwd shell, else /bin/sh), run as `$SHELL -c "<commandLine>"` ' +
+    '(as `wsl <command line>` does): an explicit request for a shell. Not with argv',
+  examples: ['echo $HOME; exit 3'],
+});
+const Shell = Type.Union([Type.Literal('login'), Type.Literal('standard'), Type.Literal('none')], {
+  description:
+    'wsl’s --shell-type. `login`: the user’s shell as a login shell (argv[0] `-bash`), the default without argv and ' +
+    'commandLine; `standard`: the shell as is, not a login shell, the default with commandLine; `none`: argv is ' +
+    'exec’d directly, the default with argv (which it requires). A login or standard shell with argv, argv with ' +
+    'commandLine, or none without argv is a 400 E_INVALIDARG: one way to start per request',
 });
 const Env = Type.Record(Type.String({ pattern: '^[^=\\x00]+$' }), Type.String({ pattern: '^[^\\x00]*$' }), {
   additionalProperties: false,
   description: `added over the distribution’s default environment and the user’s HOME, USER, SHELL, PATH, TERM; ${LAUNCH_LIMIT}`,
 });
-const Cwd = Type.String({ pattern: '^/[^\\x00]*$', maxLength: 4096, description: 'default: the user’s home' });
+const Cwd = Type.String({
+  pattern: '^(/|~$|~/)[^\\x00]*$',
+  maxLength: 4096,
+  description:
+    'absolute, `~` (the user’s home) or `~/...` (below it). Default: the home; a user whose home does not exist ' +
+    '(nobody, www-data) starts in `/`, as in WSL. A cwd given that does not exist (`~/...` included) never runs: exit code 125 and `error` say why',
+  examples: ['~', '/tmp'],
+});
 export const TerminalSize = Type.Object(
   { cols: Type.Integer({ minimum: 1, maximum: 4096 }), rows: Type.Integer({ minimum: 1, maximum: 4096 }) },
   { additionalProperties: false },
@@ -35,9 +60,15 @@ const EXIT_CODE_MEANING =
   'the program’s code; 128+N for signal N; 127 program not found; 126 not executable; ' +
   '125 it could not be started as asked, e.g. a cwd that does not exist (`error` says why)';
 
+const StartMode = {
+  argv: Type.Optional(Argv),
+  commandLine: Type.Optional(CommandLine),
+  shell: Type.Optional(Shell),
+};
+
 export const CreateProcessBody = Type.Object(
   {
-    argv: Argv,
+    ...StartMode,
     cwd: Type.Optional(Cwd),
     env: Type.Optional(Env),
     ...UserChoice,
@@ -58,6 +89,12 @@ export const ProcessSchema = Type.Object(
       description: `in lists, at most ${ARGV_SUMMARY.items} items and ${ARGV_SUMMARY.bytes} bytes (argvTruncated says so); all of it in GET /v1/processes/{id}`,
     }),
     argvTruncated: Type.Boolean({ description: 'argv was shortened for a list' }),
+    executable: Type.String({
+      description: 'the program executed: argv[0], except for a login shell, whose argv[0] is `-` and its name (`-bash`)',
+    }),
+    shell: Type.Union([Type.Literal('login'), Type.Literal('standard'), Type.Literal('none')], {
+      description: 'how it started: the user’s shell as a login shell, the shell as is (a commandLine), or argv exec’d with no shell',
+    }),
     user: Type.Union([Type.String(), Type.Null()]),
     uid: Type.Union([Type.Integer(), Type.Null()]),
     tty: Type.Union([TerminalSize, Type.Null()]),
@@ -92,7 +129,7 @@ export const ResizeBody = TerminalSize;
 
 export const RunBody = Type.Object(
   {
-    argv: Argv,
+    ...StartMode,
     cwd: Type.Optional(Cwd),
     env: Type.Optional(Env),
     ...UserChoice,
@@ -132,8 +169,16 @@ export const RunQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** The three ways to start a process (WslClient's "three possible cases"), for the create and run operations. */
+export const START_MODES_DESCRIPTION =
+  'A process starts in one of WSL’s three ways: with neither `argv` nor `commandLine`, the user’s login shell from ' +
+  'the distribution’s /etc/passwd (`/bin/sh` when it names none), started as a login shell (argv[0] `-bash`), as bare ' +
+  '`wsl` does; with `commandLine`, the user’s shell runs it (`$SHELL -c "<commandLine>"`, as `wsl <command line>`); ' +
+  'with `argv`, exactly that program and arguments, no shell (`wsl --exec`). `shell` mirrors `--shell-type`. ' +
+  '`@default` names your default distribution.';
+
 export const RUN_DESCRIPTION =
-  `Answers when the program exits, with the output that came by then or within ${OUTPUT_DRAIN_MS} ms after: a ` +
+  `${START_MODES_DESCRIPTION} Answers when the program exits, with the output that came by then or within ${OUTPUT_DRAIN_MS} ms after: a ` +
   'background child still holding stdout or stderr open does not hold the answer back (it is left running, and ' +
   'what it writes later is not collected). At timeoutMs the program is killed and the answer comes with the ' +
   'output so far. The answer is streamed as it is encoded, so its size (a NUL is six bytes in JSON) costs the ' +

@@ -20,6 +20,7 @@ import {
   RunQuery,
   RunResultSchema,
   SignalBody,
+  START_MODES_DESCRIPTION,
 } from './processes.schemas.js';
 import { runAnswer } from './run-answer.js';
 
@@ -33,6 +34,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createProcess',
         tags: ['processes'],
         summary: 'Start a process (and the distribution if it is not running); attach to /v1/processes/{id}/stdio',
+        description: START_MODES_DESCRIPTION,
         params: DistroParams,
         body: CreateProcessBody,
         response: { 201: ProcessSchema, ...problemResponses(400, 404, 409, 503) },

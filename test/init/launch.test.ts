@@ -9,7 +9,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { InitError, LaunchError, type ExitStatus } from '../../src/hv/linux/init-channel.js';
 import { eventually } from '../helpers/eventually.js';
-import { childrenOf, fdCount, isDead, launchDetached, PATH_ENV, run, SELF, startInit } from './harness.js';
+import { childrenOf, fdCount, isDead, launchDetached, PATH_ENV, run, SELF, spawnInit, startInit } from './harness.js';
 
 const SH = '/bin/sh';
 
@@ -262,5 +262,34 @@ describe('the service going away', () => {
     child.kill('SIGKILL');
     await channel.exited;
     await eventually(() => assert.ok(isDead(sleeper.pid)), { what: `pid ${sleeper.pid} to die` });
+  });
+});
+
+describe('LAUNCH executable (protocol version 2)', () => {
+  it('executes the executable with argv[0] as given: a login shell’s "-sh"', async (t) => {
+    const { channel } = await startInit(t);
+    const login = await run(channel, { argv: ['-sh', '-c', 'cat /proc/$$/cmdline'], executable: SH, ...SELF });
+    assert.equal(login.status.exitCode, 0, login.stderr);
+    assert.equal(login.stdout, '-sh\0-c\0cat /proc/$$/cmdline\0', 'argv[0] is "-sh", the program /bin/sh');
+    // Without a '/', the executable is searched in the launch's PATH, as argv[0] would be.
+    const searched = await run(channel, { argv: ['-dash', '-c', 'echo $0'], executable: 'sh', env: PATH_ENV, ...SELF });
+    assert.equal(searched.stdout, '-dash\n');
+  });
+
+  it('names the executable, not argv[0], when it cannot be executed', async (t) => {
+    const { channel } = await startInit(t);
+    await assert.rejects(launchDetached(channel, { argv: ['-sh'], executable: '/nonexistent/sh', ...SELF }), (error: LaunchError) => {
+      assert.deepEqual([error.exitCode, error.code], [127, 'ENOENT'], error.message);
+      assert.match(error.message, /^exec \/nonexistent\/sh: /);
+      return true;
+    });
+  });
+
+  it('is not sent on a version 1 channel, whose LAUNCH still runs argv[0]', async (t) => {
+    const { channel } = spawnInit(t);
+    assert.equal((await channel.hello(1)).version, 1);
+    await assert.rejects(launchDetached(channel, { argv: ['-sh'], executable: SH, ...SELF }), TypeError);
+    const plain = await run(channel, { argv: [SH, '-c', 'echo $0'], ...SELF });
+    assert.deepEqual([plain.status.exitCode, plain.stdout], [0, `${SH}\n`], 'a version 1 LAUNCH runs as before');
   });
 });

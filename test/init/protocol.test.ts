@@ -9,6 +9,7 @@ import {
   encodeHello,
   FrameWriter,
   HEADER_SIZE,
+  INIT_PROTOCOL_VERSION,
   MAX_FRAME,
   MessageType,
 } from '../../src/hv/linux/init-protocol.js';
@@ -30,21 +31,30 @@ describe('lxssd-init binary', () => {
 });
 
 describe('HELLO', () => {
-  it('answers HELLO_ACK with protocol version 1 and its pid', async (t) => {
+  it('answers HELLO_ACK with protocol version 2 and its pid', async (t) => {
     const { child, channel } = spawnInit(t);
     const ack = await channel.hello();
-    assert.deepEqual(ack, { version: 1, pid: child.pid });
+    assert.deepEqual(ack, { version: 2, pid: child.pid });
+    assert.equal(INIT_PROTOCOL_VERSION, 2);
   });
 
-  it('refuses a protocol version mismatch with ERROR and exits 2', async (t) => {
-    const { channel } = spawnInit(t);
-    await assert.rejects(channel.hello(2), (error: InitError) => {
-      assert.equal(error.code, 'EPROTONOSUPPORT');
-      assert.match(error.message, /version 2 refused/);
-      return true;
-    });
-    assert.deepEqual(await channel.exited, { code: 2, signal: null });
+  it('still speaks version 1 to a service that asks for it, and answers with 1', async (t) => {
+    const { child, channel } = spawnInit(t);
+    assert.deepEqual(await channel.hello(1), { version: 1, pid: child.pid });
+    assert.equal(channel.version, 1);
   });
+
+  for (const version of [0, 3]) {
+    it(`refuses a protocol version it does not speak (${version}) with ERROR and exits 2`, async (t) => {
+      const { channel } = spawnInit(t);
+      await assert.rejects(channel.hello(version), (error: InitError) => {
+        assert.equal(error.code, 'EPROTONOSUPPORT');
+        assert.match(error.message, new RegExp(`version ${version} refused: this init speaks versions 1 to 2`));
+        return true;
+      });
+      assert.deepEqual(await channel.exited, { code: 2, signal: null });
+    });
+  }
 
   it('refuses any other frame before HELLO, then still accepts HELLO', async (t) => {
     const { channel } = spawnInit(t);
@@ -52,7 +62,7 @@ describe('HELLO', () => {
       assert.equal(error.code, 'EPROTO');
       return true;
     });
-    assert.equal((await channel.hello()).version, 1);
+    assert.equal((await channel.hello()).version, 2);
   });
 
   it('refuses a second HELLO', async (t) => {
@@ -69,7 +79,7 @@ describe('HELLO', () => {
       channel.sendRaw(Buffer.from([byte]));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    assert.deepEqual(await answer, { type: 'hello-ack', id, version: 1, pid: child.pid });
+    assert.deepEqual(await answer, { type: 'hello-ack', id, version: 2, pid: child.pid });
   });
 });
 
@@ -121,23 +131,30 @@ describe('malformed frames', () => {
     {
       name: 'LAUNCH with an empty argv',
       frame: (id) =>
-        new FrameWriter().u32(0).str('').u32(0xffff_ffff).strv([]).strv([]).str('').u32(0).u32(0).finish(MessageType.Launch, id, 3),
+        new FrameWriter().u32(0).str('').u32(0xffff_ffff).strv([]).strv([]).str('').u32(0).u32(0).str('').finish(MessageType.Launch, id, 3),
       fds: 3,
       code: 'EINVAL',
     },
     {
       name: 'LAUNCH with an env entry lacking "="',
       frame: (id) =>
-        new FrameWriter().u32(0).str('').u32(0xffff_ffff).strv(['/bin/true']).strv(['NOEQUALS']).str('').u32(0).u32(0).finish(MessageType.Launch, id, 3),
+        new FrameWriter().u32(0).str('').u32(0xffff_ffff).strv(['/bin/true']).strv(['NOEQUALS']).str('').u32(0).u32(0).str('').finish(MessageType.Launch, id, 3),
       fds: 3,
       code: 'EINVAL',
     },
     {
       name: 'LAUNCH naming both a user and a uid',
       frame: (id) =>
-        new FrameWriter().u32(0).str('root').u32(0).strv(['/bin/true']).strv([]).str('').u32(0).u32(0).finish(MessageType.Launch, id, 3),
+        new FrameWriter().u32(0).str('root').u32(0).strv(['/bin/true']).strv([]).str('').u32(0).u32(0).str('').finish(MessageType.Launch, id, 3),
       fds: 3,
       code: 'EINVAL',
+    },
+    {
+      name: 'a version 2 LAUNCH without its executable field (the version 1 layout)',
+      frame: (id) =>
+        new FrameWriter().u32(0).str('').u32(0xffff_ffff).strv(['/bin/true']).strv([]).str('').u32(0).u32(0).finish(MessageType.Launch, id, 3),
+      fds: 3,
+      code: 'EBADMSG',
     },
     {
       name: 'SIGNAL announcing a descriptor it should not carry',

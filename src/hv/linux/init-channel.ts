@@ -55,6 +55,11 @@ export interface ExitStatus {
 export interface LaunchOptions {
   /** Exactly the argv: no shell. argv[0] without '/' is searched in the PATH of `env` (like execvpe). */
   argv: readonly string[];
+  /**
+   * The file to execute when it is not argv[0] (a login shell: `/bin/sh` with argv[0] `-sh`), searched like
+   * argv[0] would be. Needs protocol version 2.
+   */
+  executable?: string;
   /** The whole environment; nothing is added. */
   env?: Readonly<Record<string, string>> | readonly string[];
   /** Absolute, or '~' for the home. Default: the home, else '/'. */
@@ -171,6 +176,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
   private readonly launches = new Map<number, LiveLaunch>();
   private nextId = 1;
   private closedReason: string | undefined;
+  private agreedVersion = INIT_PROTOCOL_VERSION;
   /** Settles when the init process itself exits (which may be before or after 'closed'). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -209,6 +215,11 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     control.on('close', () => this.shutdown('control channel closed'));
   }
 
+  /** The protocol version frames are encoded in: the newest until HELLO agrees on one. */
+  get version(): number {
+    return this.agreedVersion;
+  }
+
   /** True once the channel is gone. */
   get closed(): boolean {
     return this.closedReason !== undefined;
@@ -219,6 +230,8 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     const id = this.allocateId();
     const answer = await this.request(id, MessageType.Hello, encodeHello(id, version));
     if (answer.type !== 'hello-ack') throw new InitProtocolError(`HELLO answered with ${answer.type}`);
+    if (answer.version !== version) throw new InitProtocolError(`HELLO ${version} answered with version ${answer.version}`);
+    this.agreedVersion = answer.version;
     return { version: answer.version, pid: answer.pid };
   }
 
@@ -247,7 +260,8 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
         cwd: options.cwd ?? '',
         cols: options.pty?.cols ?? 0,
         rows: options.pty?.rows ?? 0,
-      });
+        executable: options.executable ?? '',
+      }, this.agreedVersion);
     } catch (error) {
       closeAll(stdio);
       throw error;

@@ -1,8 +1,10 @@
 // Frame encoding/decoding of the lxssd-init protocol (docs/init-protocol.md), the Node twin of
 // src/hv/linux/init/proto.c. Pure: no sockets, no descriptors; those live in init-channel.ts and fd-passing.ts.
 
-/** The protocol version this side speaks (HELLO / HELLO_ACK). */
-export const INIT_PROTOCOL_VERSION = 1;
+/** The newest protocol version this side speaks (HELLO / HELLO_ACK); 2 added LAUNCH's `executable`. */
+export const INIT_PROTOCOL_VERSION = 2;
+/** The oldest version init (and encodeLaunch) still speaks. */
+export const INIT_PROTOCOL_MIN_VERSION = 1;
 export const HEADER_SIZE = 12;
 export const MAX_FRAME = 1 << 20;
 /** LAUNCH's uid field when no uid is given. */
@@ -116,22 +118,19 @@ export interface LaunchFields {
   cwd: string;
   cols: number;
   rows: number;
+  /** Version 2: the file to execute when it is not argv[0] (a login shell's argv[0] is `-sh`); ''/absent = argv[0]. */
+  executable?: string;
 }
 
 export const encodeHello = (id: number, version = INIT_PROTOCOL_VERSION): Buffer =>
   new FrameWriter().u32(version).finish(MessageType.Hello, id);
 
-export function encodeLaunch(id: number, f: LaunchFields): Buffer {
-  return new FrameWriter()
-    .u32(f.mode)
-    .str(f.user)
-    .u32(f.uid)
-    .strv(f.argv)
-    .strv(f.env)
-    .str(f.cwd)
-    .u32(f.cols)
-    .u32(f.rows)
-    .finish(MessageType.Launch, id, f.mode === LaunchMode.Pipes ? 3 : 0);
+/** A LAUNCH in the layout of protocol `version`: version 1 has no executable field (and cannot carry one). */
+export function encodeLaunch(id: number, f: LaunchFields, version = INIT_PROTOCOL_VERSION): Buffer {
+  const writer = new FrameWriter().u32(f.mode).str(f.user).u32(f.uid).strv(f.argv).strv(f.env).str(f.cwd).u32(f.cols).u32(f.rows);
+  if (version >= 2) writer.str(f.executable ?? '');
+  else if (f.executable) throw new TypeError('protocol version 1 has no LAUNCH executable: argv[0] is the program');
+  return writer.finish(MessageType.Launch, id, f.mode === LaunchMode.Pipes ? 3 : 0);
 }
 
 export const encodeSignal = (id: number, target: number, signal: number): Buffer =>

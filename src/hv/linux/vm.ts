@@ -206,7 +206,7 @@ class LinuxInstance implements HvInstance {
 
   async spawn(spec: LaunchSpec): Promise<HvProcess> {
     const user = typeof spec.user === 'string' ? { user: spec.user } : spec.user === undefined ? {} : { uid: spec.user };
-    const common = { argv: spec.argv, env: spec.env, cwd: spec.cwd, ...user };
+    const common = { argv: spec.argv, executable: spec.executable, env: spec.env, cwd: spec.cwd, ...user };
     try {
       if (spec.tty) {
         const launched = await this.channel.launch({ ...common, pty: spec.tty });

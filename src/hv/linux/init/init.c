@@ -62,6 +62,8 @@
 
 static int signal_fd = -1;
 static int hello_done;
+/* The version HELLO agreed on; frames before HELLO are read as the newest. */
+static uint32_t proto_version = PROTO_VERSION;
 
 /* Input: at most one incomplete frame is ever kept, so PROTO_MAX_FRAME is
  * enough.  Static: untouched pages cost nothing. */
@@ -187,14 +189,15 @@ static void do_hello(const struct request *req)
 		reply_error(req->h.id, EPROTO, MSG_HELLO, "HELLO was already answered");
 		return;
 	}
-	if (req->u.hello.version != PROTO_VERSION) {
+	if (req->u.hello.version < PROTO_MIN_VERSION || req->u.hello.version > PROTO_VERSION) {
 		reply_error(req->h.id, EPROTONOSUPPORT, MSG_HELLO,
-			    "protocol version %u refused: this init speaks version %u",
-			    (unsigned)req->u.hello.version, PROTO_VERSION);
+			    "protocol version %u refused: this init speaks versions %u to %u",
+			    (unsigned)req->u.hello.version, PROTO_MIN_VERSION, PROTO_VERSION);
 		finish(1, 0, 0, EXIT_REFUSED);
 	}
 	hello_done = 1;
-	reply_hello_ack(req->h.id, PROTO_VERSION, getpid());
+	proto_version = req->u.hello.version;
+	reply_hello_ack(req->h.id, proto_version, getpid());
 }
 
 static void do_launch(const struct request *req, int *fds)
@@ -339,7 +342,7 @@ static void handle_frame(const uint8_t *frame, const struct proto_header *h)
 
 	if (take_fds(h, fds) != 0)
 		return;
-	r = proto_decode_request(frame, h->length, arena, sizeof arena, &req, &why);
+	r = proto_decode_request(frame, h->length, proto_version, arena, sizeof arena, &req, &why);
 	if (r != 0) {
 		reply_error(h->id, -r, h->type, "%s", why);
 	} else if (!hello_done && h->type != MSG_HELLO) {

@@ -150,7 +150,8 @@ static int valid_size(uint32_t v)
 	return v >= 1 && v <= 65535;
 }
 
-static void decode_launch(struct reader *r, const struct proto_header *h, struct req_launch *l)
+static void decode_launch(struct reader *r, const struct proto_header *h, uint32_t version,
+			  struct req_launch *l)
 {
 	l->mode = rd_u32(r, "LAUNCH: truncated mode");
 	l->user = empty_is_null(rd_str(r, "LAUNCH: truncated user"));
@@ -160,6 +161,8 @@ static void decode_launch(struct reader *r, const struct proto_header *h, struct
 	l->cwd = empty_is_null(rd_str(r, "LAUNCH: truncated cwd"));
 	l->cols = rd_u32(r, "LAUNCH: truncated cols");
 	l->rows = rd_u32(r, "LAUNCH: truncated rows");
+	if (version >= 2)
+		l->executable = empty_is_null(rd_str(r, "LAUNCH: truncated executable"));
 	if (r->err)
 		return;
 	if (l->mode != LAUNCH_PIPES && l->mode != LAUNCH_PTY)
@@ -187,8 +190,8 @@ static void need_absolute(struct reader *r, const char *path, const char *why)
 		fail(r, -EINVAL, why);
 }
 
-int proto_decode_request(const uint8_t *frame, size_t frame_len, void *arena, size_t arena_size,
-			 struct request *req, const char **why)
+int proto_decode_request(const uint8_t *frame, size_t frame_len, uint32_t version, void *arena,
+			 size_t arena_size, struct request *req, const char **why)
 {
 	struct reader r = {
 		.p = frame + PROTO_HEADER_SIZE,
@@ -218,7 +221,7 @@ int proto_decode_request(const uint8_t *frame, size_t frame_len, void *arena, si
 		req->u.hello.version = rd_u32(&r, "HELLO: truncated version");
 		break;
 	case MSG_LAUNCH:
-		decode_launch(&r, h, &req->u.launch);
+		decode_launch(&r, h, version, &req->u.launch);
 		want_fds = h->nfds; /* checked against the mode above */
 		break;
 	case MSG_SIGNAL:

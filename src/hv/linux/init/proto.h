@@ -1,5 +1,5 @@
 /*
- * The lxssd-init wire protocol (docs/init-protocol.md, version 1): pure frame
+ * The lxssd-init wire protocol (docs/init-protocol.md, versions 1 and 2): pure frame
  * encoding and decoding.  Nothing here does I/O, allocates or keeps state;
  * every read is bounds-checked against the frame the caller hands in.
  *
@@ -21,7 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+/* The newest version spoken, and the oldest still accepted in HELLO.  Version
+ * 2 adds LAUNCH's executable field (a program file other than argv[0]). */
+#define PROTO_VERSION 2
+#define PROTO_MIN_VERSION 1
 #define PROTO_HEADER_SIZE 12
 #define PROTO_MAX_FRAME (1u << 20)
 #define PROTO_MAX_FDS 3
@@ -70,6 +73,7 @@ struct req_launch {
 	const char *user; /* NULL: not given */
 	uint32_t uid;	  /* PROTO_NO_UID: not given; neither given = root */
 	char **argv;	  /* NULL-terminated, argc >= 1, argv[0] non-empty */
+	const char *executable; /* the file to exec; NULL: argv[0] (always, in version 1) */
 	uint32_t argc;
 	char **env; /* NULL-terminated, every entry has a '=' after its name */
 	uint32_t envc;
@@ -127,7 +131,7 @@ size_t proto_arena_size(size_t frame_len);
 
 /*
  * Decodes and validates a whole service -> init frame (frame_len bytes, the
- * header included).  Strings are copied NUL-terminated into arena, which must
+ * header included), in the layout of protocol `version` (the one HELLO agreed).  Strings are copied NUL-terminated into arena, which must
  * hold proto_arena_size(frame_len) bytes; req points into it afterwards.
  * Returns 0, or a negative errno with *why set to a static message:
  *   -EBADMSG  truncated field, trailing bytes, NUL inside a string,
@@ -136,8 +140,8 @@ size_t proto_arena_size(size_t frame_len);
  *   -EINVAL   a value out of its domain (mode, signal, size, flags, paths,
  *             argv, env, user and uid both given, id 0)
  */
-int proto_decode_request(const uint8_t *frame, size_t frame_len, void *arena, size_t arena_size,
-			 struct request *req, const char **why);
+int proto_decode_request(const uint8_t *frame, size_t frame_len, uint32_t version, void *arena,
+			 size_t arena_size, struct request *req, const char **why);
 
 /*
  * Encoding: begin a frame in buf, append fields, end it.  An append that

@@ -88,15 +88,21 @@ static const char *env_get(char **env, const char *name)
 	return NULL;
 }
 
+/* The file a launch executes: its executable field, else argv[0]. */
+static const char *program_of(const struct req_launch *req)
+{
+	return req->executable ? req->executable : req->argv[0];
+}
+
 /*
- * execve, or for a name without '/' the search execvpe does, with PATH from
+ * execve of file with argv (argv[0] may differ from file: a login shell's
+ * "-sh"), or for a file without '/' the search execvpe does, with PATH from
  * the launch's own environment and no /bin/sh fallback on ENOEXEC.  Returns
  * only on failure, with errno set: EACCES if some candidate was found but
  * not executable, else ENOENT, or the first error that ends the search.
  */
-static void exec_program(char **argv, char **env)
+static void exec_program(const char *file, char **argv, char **env)
 {
-	const char *file = argv[0];
 	const char *path;
 	size_t flen = strlen(file);
 	int seen_eacces = 0;
@@ -201,7 +207,7 @@ static __attribute__((noreturn)) void child_run(const struct req_launch *req, co
 		child_fail(status_fd, ST_CHDIR);
 	}
 
-	exec_program(req->argv, req->env);
+	exec_program(program_of(req), req->argv, req->env);
 	child_fail(status_fd, ST_EXEC);
 }
 
@@ -270,7 +276,7 @@ static void describe_child_failure(const struct req_launch *req, const struct ac
 	if (rep->stage == ST_EXEC) {
 		int notfound = err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG || err == ELOOP;
 		failed(fail, notfound ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE, err, "exec %s: %s",
-		       req->argv[0], strerror(err));
+		       program_of(req), strerror(err));
 	} else if (rep->stage == ST_CHDIR) {
 		const char *dir = !req->cwd ? "/" : strcmp(req->cwd, "~") == 0 ? a->home : req->cwd;
 		failed(fail, EXIT_LAUNCH_SETUP, err, "chdir %s: %s", dir, strerror(err));
