@@ -231,6 +231,12 @@ export class ProcessEntry {
     return undefined;
   }
 
+  /** Makes `owner` the one stdin writer before it writes anything (StdinRefused when it cannot be). */
+  takeStdin(owner: object): void {
+    const refusal = this.claimStdin(owner);
+    if (refusal) throw new StdinRefused(refusal);
+  }
+
   releaseStdin(owner: object): void {
     if (this.stdinOwner === owner) this.stdinOwner = null;
   }
