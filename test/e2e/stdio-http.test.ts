@@ -177,6 +177,30 @@ describe('stdio over plain HTTP', () => {
       assert.deepEqual(rest, [{ stream: 'stdout', data: 'last\n' }, { exit: { exitCode: 0, signal: null } }], 'the second writer wrote nothing');
     });
 
+    await t.test('a slow reader slows the process instead of the service buffering its output [R1]', async () => {
+      // More than the loopback socket's buffers on both sides (a few MB each) and the log's 1 MiB together.
+      const size = 32 * 1000 * 1000;
+      const id = await start({ argv: ['head', '-c', String(size), '/dev/zero'] });
+      const file = join(dir, 'slow.out');
+      const reader = spawn('curl', [
+        '-sS', '-N', '--limit-rate', '8M', '-o', file, '-H', `Authorization: Bearer ${token}`,
+        `${server.url}/v1/processes/${id}/output?follow=true`,
+      ]);
+      try {
+        await eventually(async () => assert.ok((await readFile(file)).length > 0), { what: 'the slow reader got output' });
+        // A pipe takes 32 MB in milliseconds: only a reader that holds the process back keeps it running now.
+        assert.equal((await state(id)).state, 'running', 'head waits for the reader');
+        const [code] = await once(reader, 'exit');
+        assert.equal(code, 0);
+        assert.equal((await readFile(file)).length, size, 'every byte arrived');
+      } finally {
+        if (reader.exitCode === null) {
+          reader.kill();
+          await once(reader, 'exit');
+        }
+      }
+    });
+
     await t.test('a process without stdin refuses a writer; no token is a 401; followers count against maxStreams', async () => {
       const id = await start({ argv: ['sleep', '1000'] });
       const refused = await curl(server, token, `/v1/processes/${id}/stdin`, ['-X', 'POST', '--data-binary', 'x', '-H', 'content-type: application/octet-stream'], dir);
