@@ -230,5 +230,16 @@ describe('stdio over plain HTTP', () => {
         await localRequest(server.socketPath, 'DELETE', `/v1/processes/${id}`);
       }
     });
+
+    await t.test('the service’s shutdown cuts a follower short: curl sees an unfinished response, not a clean end [R4]', async () => {
+      const id = await start({ argv: ['sh', '-c', 'echo started; sleep 1000'] });
+      const file = join(dir, 'cut.out');
+      const follower = spawn('curl', ['-sS', '-N', '-o', file, '-H', `Authorization: Bearer ${token}`, `${server.url}/v1/processes/${id}/output?follow=true`]);
+      const exited = once(follower, 'exit');
+      await eventually(async () => assert.equal(await readFile(file, 'utf8'), 'started\n'), { what: 'the follower got the first line' });
+      await server.app.close();
+      const [code] = await exited;
+      assert.notEqual(code, 0, 'curl reports the response as cut short');
+    });
   });
 });
