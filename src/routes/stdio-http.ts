@@ -4,7 +4,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { pipeToStdin, ProcessOutputStream } from '../core/process-stdio.js';
 import { callerOf } from './caller.js';
@@ -42,14 +42,16 @@ export const stdioHttpRoutes: FastifyPluginAsyncTypebox = async (app) => {
     for (const end of [...open]) end();
   });
   /** Runs `end` when the service closes or the token ends, until the response is over. */
-  const endWith = (request: FastifyRequest, end: () => void) => {
+  const endWith = (request: FastifyRequest, reply: FastifyReply, end: () => void) => {
     open.add(end);
     const unwatch = whenTokenEnds(app, request, end);
-    request.raw.socket.once('close', () => open.delete(end));
-    return () => {
+    const stop = () => {
       open.delete(end);
       unwatch();
     };
+    // The response, not the connection: a keep-alive connection outlives it.
+    reply.raw.once('close', stop);
+    return stop;
   };
 
   app.get(
@@ -88,7 +90,7 @@ export const stdioHttpRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (follow) holdStreamSlot(app, request, reply);
       const output = new ProcessOutputStream(entry, { follow, stream, format });
       // Cut short (shutdown, token ended): the client sees a response that did not end, never a clean end.
-      const stop = endWith(request, () => output.destroy(new Error('the output stream was ended by the service')));
+      const stop = endWith(request, reply, () => output.destroy(new Error('the output stream was ended by the service')));
       output.once('close', stop);
       reply.header('cache-control', 'no-store').type(format === 'ndjson' ? NDJSON : 'application/octet-stream');
       if (format === 'raw') {
@@ -134,7 +136,7 @@ export const stdioHttpRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const entry = (await processesOf(request)).get(request.params.id);
       const body = hasBody(request) ? (request.body as Readable) : undefined;
       if (body) holdStreamSlot(app, request, reply);
-      const stop = endWith(request, () => request.raw.destroy(new Error('the stdin upload was ended by the service')));
+      const stop = endWith(request, reply, () => request.raw.destroy(new Error('the stdin upload was ended by the service')));
       try {
         await pipeToStdin(entry, body, request.query.eof ?? false);
       } finally {

@@ -231,6 +231,28 @@ describe('stdio over plain HTTP', () => {
       }
     });
 
+    await t.test('revoking the token cuts its follower and its stdin upload short [S2]', async () => {
+      const minted = await localRequest(server.socketPath, 'POST', '/v1/tokens', { label: 'to revoke' });
+      assert.equal(minted.status, 201, JSON.stringify(minted.body));
+      const revocable = minted.body.token as string;
+      const id = await start({ argv: ['cat'], stdin: true });
+      const file = join(dir, 'revoked.out');
+      const follower = spawn('curl', ['-sS', '-N', '-o', file, '-H', `Authorization: Bearer ${revocable}`, `${server.url}/v1/processes/${id}/output?follow=true`]);
+      const writer = spawn('curl', ['-sS', '-H', `Authorization: Bearer ${revocable}`, '-T', '-', '-X', 'POST', `${server.url}/v1/processes/${id}/stdin?eof=true`]);
+      const ends = [once(follower, 'exit'), once(writer, 'exit')];
+      writer.stdin.write('through\n');
+      await eventually(async () => assert.equal(await readFile(file, 'utf8'), 'through\n'), { what: 'the bytes went through' });
+      assert.equal((await localRequest(server.socketPath, 'DELETE', `/v1/tokens/${minted.body.info.id}`)).status, 204);
+      const [followerCode] = (await ends[0]) as [number | null];
+      // curl blocks reading its stdin: it learns of the cut when it sends again.
+      writer.stdin.end('after\n');
+      const [writerCode] = (await ends[1]) as [number | null];
+      assert.notEqual(followerCode, 0, 'the follower’s response was cut short');
+      assert.notEqual(writerCode, 0, 'the upload was cut short');
+      assert.equal((await state(id)).state, 'running', 'a cut upload does not close stdin');
+      await localRequest(server.socketPath, 'DELETE', `/v1/processes/${id}`);
+    });
+
     await t.test('the service’s shutdown cuts a follower short: curl sees an unfinished response, not a clean end [R4]', async () => {
       const id = await start({ argv: ['sh', '-c', 'echo started; sleep 1000'] });
       const file = join(dir, 'cut.out');
