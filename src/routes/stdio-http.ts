@@ -69,6 +69,12 @@ export const stdioHttpRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The output (chunked); raw: a lxssd-exit-code trailer when it ended with the exit',
+            headers: {
+              Trailer: {
+                type: 'string',
+                description: `raw format: \`${EXIT_CODE_TRAILER}\`, the trailer that carries the exit code when the stream ends with the exit`,
+              },
+            },
             content: {
               'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
               [NDJSON]: {
