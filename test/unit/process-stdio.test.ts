@@ -9,6 +9,9 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { ProcessOutputStream } from '../../src/core/process-stdio.js';
 import { ProcessEntry } from '../../src/core/processes.js';
 
+/** A process entry with no process behind it: its output log is fed by the test. */
+const newEntry = () => new ProcessEntry('d', () => 'd', ['x'], { executable: 'x', shell: 'none' }, null, null, false, null);
+
 async function collect(stream: ProcessOutputStream): Promise<string> {
   let text = '';
   for await (const chunk of stream) text += chunk.toString();
@@ -17,7 +20,7 @@ async function collect(stream: ProcessOutputStream): Promise<string> {
 
 describe('ProcessOutputStream (ndjson)', () => {
   it('keeps a split character whole, sends invalid bytes as base64, keeps the order across streams, ends with the exit', async () => {
-    const entry = new ProcessEntry('d', () => 'd', ['x'], null, null, false, null);
+    const entry = newEntry();
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     entry.output.addSource(stdout, 1);
@@ -54,7 +57,7 @@ describe('ProcessOutputStream (ndjson)', () => {
   });
 
   it('without follow ends with what is there, and no exit line while the process runs', async () => {
-    const entry = new ProcessEntry('d', () => 'd', ['x'], null, null, false, null);
+    const entry = newEntry();
     const stdout = new PassThrough();
     entry.output.addSource(stdout, 1);
     stdout.write('now\n');
