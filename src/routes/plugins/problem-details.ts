@@ -210,6 +210,70 @@ export function handshakeErrorHandler(error: Error, socket: Duplex): void {
   refuseOnSocket(socket, 'LXSSD_E_BAD_HANDSHAKE', error.message, headers);
 }
 
+/** The most of an unread body read (and discarded) before an error is answered, and how long that may take. */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+export const DRAIN_MAX_MS = 5000;
+
+/**
+ * Refusals answered without reading the body, the cheap ones: a stalled body (408), an address past its
+ * authentication failures (429), a connection refused or a service closing (503).
+ */
+const UNDRAINED_STATUSES = new Set([408, 429, 503]);
+
+/** Whether the request still has body bytes on the wire that nobody has read. */
+function unreadBody(request: FastifyRequest): boolean {
+  const raw = request.raw;
+  if (raw.complete || raw.readableEnded || raw.destroyed || (raw as { upgrade?: boolean }).upgrade) return false;
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Reads and discards the rest of a body, at most `maxBytes` and `maxMs`; true when it ended within them.
+ * A client that is still sending when its connection closes gets EPIPE or a reset and never reads the answer
+ * (Node's fetch fails with "fetch failed"), so an error is answered only once the body is in or the bound is hit.
+ */
+function drainBody(raw: IncomingMessage, maxBytes: number, maxMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const finish = (complete: boolean) => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', onEnd);
+      raw.off('close', onClose);
+      raw.off('error', onClose);
+      resolve(complete);
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onClose = () => finish(raw.complete);
+    const timer = setTimeout(() => finish(false), maxMs);
+    raw.on('data', onData);
+    raw.once('end', onEnd);
+    raw.once('close', onClose);
+    raw.once('error', onClose);
+    raw.resume();
+  });
+}
+
+/**
+ * Before an error goes out on a request whose body is still arriving (a 415 or 413 refused before reading it, an
+ * import that failed part way): the rest of the body is read and dropped, up to DRAIN_MAX_BYTES within
+ * DRAIN_MAX_MS, so the client, done sending, reads the problem document. A body that is longer (a declared
+ * length past the bound is not read at all) gets the answer and a closed connection.
+ */
+async function drainBeforeError(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.statusCode < 400 || UNDRAINED_STATUSES.has(reply.statusCode) || !unreadBody(request)) return;
+  const declared = Number(request.headers['content-length']);
+  const complete =
+    !(declared > DRAIN_MAX_BYTES) && (await drainBody(request.raw, DRAIN_MAX_BYTES, DRAIN_MAX_MS));
+  // Whatever is left is not read: Node would otherwise read it all to keep the connection.
+  if (!complete) reply.header('connection', 'close');
+}
+
 type RouteHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 function addRouteHook(route: RouteOptions, name: 'onRequest', hook: RouteHook): void {
@@ -288,6 +352,11 @@ async function problemDetails(app: FastifyInstance): Promise<void> {
     if (!closing) return;
     reply.header('connection', 'close');
     throw new LxssError('LXSSD_E_SHUTTING_DOWN', 'lxssd is shutting down; try again when it is back');
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    await drainBeforeError(request, reply);
+    return payload;
   });
 
   app.setNotFoundHandler((request, reply) => {
