@@ -29,3 +29,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+
+# The commands on the PATH (symlinks into this checkout; see the script), for root and every other user.
+bash scripts/link-bins.sh

@@ -19,15 +19,54 @@ import { buildServer } from './server.js';
 import { requestToken } from './token-command.js';
 import { LXSSD_VERSION } from './version.js';
 
+const SETTINGS_NOTE = `Settings also come from the config file (INI; default ${defaultConfigPath(true, '~')} for root,
+~/.config/lxssd/lxssd.conf otherwise) and LXSSD_LISTEN, LXSSD_SOCKET, LXSSD_STATE_DIR, LXSSD_LOG_LEVEL,
+LXSSD_CONFIG; flags win over variables, variables over the file.`;
+
 const USAGE = `usage:
   lxssd [serve] [--listen HOST:PORT] [--socket PATH] [--state-dir DIR] [--config FILE] [--log-level LEVEL]
   lxssd token [--socket PATH] [--label TEXT] [--expires-in SECONDS]
   lxssd openapi [--out FILE]
-  lxssd --version | --help
+  lxssd --version | --help | COMMAND --help
 
-Settings also come from the config file (INI; default ${defaultConfigPath(true, '~')} for root,
-~/.config/lxssd/lxssd.conf otherwise) and LXSSD_LISTEN, LXSSD_SOCKET, LXSSD_STATE_DIR, LXSSD_LOG_LEVEL,
-LXSSD_CONFIG; flags win over variables, variables over the file.`;
+${SETTINGS_NOTE}`;
+
+const COMMAND_USAGE: Readonly<Record<'serve' | 'token' | 'openapi', string>> = {
+  serve: `usage: lxssd [serve] [--listen HOST:PORT] [--socket PATH] [--state-dir DIR] [--config FILE] [--log-level LEVEL]
+
+Runs the service, as root: HTTP on loopback TCP and on the local Unix socket, where callers need no token.
+
+  --listen HOST:PORT   loopback address to serve on (default 127.0.0.1:7071; any other address is refused)
+  --socket PATH        the local socket (default /run/lxssd/lxssd.sock)
+  --state-dir DIR      where distributions, tokens and registries live (default /var/lib/lxssd)
+  --config FILE        the INI config file (default ${defaultConfigPath(true, '~')})
+  --log-level LEVEL    fatal, error, warn, info, debug, trace or silent
+  -h, --help           this text
+
+${SETTINGS_NOTE}`,
+  token: `usage: lxssd token [--socket PATH] [--label TEXT] [--expires-in SECONDS]
+
+Mints a SID token for the calling user from a running service, over its local socket (the kernel tells the
+service who is asking), and prints it once on stdout. Send it as \`Authorization: Bearer <token>\` over TCP.
+
+  --socket PATH           the service's socket (default: $LXSSD_SOCKET, then /run/lxssd/lxssd.sock, then
+                          the one under your own state directory)
+  --label TEXT            a label to tell your tokens apart (default "lxssd token")
+  --expires-in SECONDS    a lifetime; without it the token lasts until revoked
+  -h, --help              this text`,
+  openapi: `usage: lxssd openapi [--out FILE]
+
+Prints the service's OpenAPI document (what GET /openapi.json serves) without starting a service.
+
+  --out FILE    write it to FILE instead of stdout
+  -h, --help    this text`,
+};
+
+/** true (after printing the command's usage on stdout) when the arguments ask for help. */
+function helpAsked(command: keyof typeof COMMAND_USAGE, help: boolean | undefined): boolean {
+  if (help) process.stdout.write(`${COMMAND_USAGE[command]}\n`);
+  return help === true;
+}
 
 const isRoot = process.getuid?.() === 0;
 const home = homedir();
@@ -63,8 +102,11 @@ async function serve(args: string[]): Promise<void> {
       'state-dir': { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  const { help, ...flags } = values;
+  if (helpAsked('serve', help)) return;
   if (!isRoot) {
     // Not a half-working service whose every import is a 500: the Linux backend maps each user's ids into
     // namespaces (and runs its helper) as root; there is no per-user mode yet.
@@ -74,7 +116,7 @@ async function serve(args: string[]): Promise<void> {
         'it on its socket without a token.',
     );
   }
-  const config = await loadConfig(values);
+  const config = await loadConfig(flags);
   const app = await buildServer(config);
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -110,8 +152,10 @@ async function token(args: string[]): Promise<void> {
       socket: { type: 'string' },
       label: { type: 'string' },
       'expires-in': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (helpAsked('token', values.help)) return;
   const expires = values['expires-in'];
   if (expires !== undefined && !/^[1-9]\d*$/.test(expires)) {
     throw new ConfigError('--expires-in takes a number of seconds');
@@ -129,7 +173,8 @@ async function token(args: string[]): Promise<void> {
 }
 
 async function openapi(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (helpAsked('openapi', values.help)) return;
   const stateDir = await mkdtemp(join(tmpdir(), 'lxssd-openapi-'));
   try {
     const config = resolveConfig({ isRoot, home, env: {}, flags: { stateDir, logLevel: 'silent' } });
@@ -147,7 +192,9 @@ async function openapi(args: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    const topic = first === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !Object.hasOwn(COMMAND_USAGE, topic)) throw new ConfigError(`unknown command "${topic}"\n${USAGE}`);
+    process.stdout.write(`${topic === undefined ? USAGE : COMMAND_USAGE[topic as keyof typeof COMMAND_USAGE]}\n`);
     return;
   }
   if (first === '--version' || first === '-V') {
