@@ -59,14 +59,24 @@ async function bodyTimeouts(app: FastifyInstance, options: BodyTimeoutOptions): 
     watched.delete(entry);
     const socket = entry.request.socket;
     app.log.info({ reqId: (entry.request as { id?: unknown }).id, detail }, 'request body timed out');
+    const abort = () => {
+      if (!entry.request.destroyed) entry.request.destroy(new Error(`request body timed out: ${detail}`));
+    };
     if (!socket.destroyed) {
-      // The response has not begun (the body is still being read): say why, then close.
+      // The response has not begun (the body is still being read): say why, then close. Destroying the request
+      // destroys its socket at once, so that waits until the answer is written (or 1 s at most): under load the
+      // write may still be queued, and the client would see a bare close.
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (!response?.headersSent && socket.writable) socket.write(timeoutResponse(detail));
+      const answer = !response?.headersSent && socket.writable;
+      if (answer) socket.write(timeoutResponse(detail), abort);
       socket.destroySoon();
-      setTimeout(() => socket.destroy(), 1000).unref();
+      setTimeout(() => {
+        abort();
+        socket.destroy();
+      }, 1000).unref();
+      if (answer) return;
     }
-    entry.request.destroy(new Error(`request body timed out: ${detail}`));
+    abort();
   };
 
   const check = () => {
