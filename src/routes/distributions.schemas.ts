@@ -1,6 +1,7 @@
 // Wire types of /v1/distributions and /v1/default-distribution.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
 
 export const DistributionNameSchema = Type.String({
@@ -24,15 +25,7 @@ export const DistributionSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     name: Type.String(),
-    state: Type.Union(
-      [
-        Type.Literal('Installed'),
-        Type.Literal('Running'),
-        Type.Literal('Installing'),
-        Type.Literal('Uninstalling'),
-        Type.Literal('Converting'),
-        Type.Literal('Exporting'),
-      ],
+    state: StringEnum(['Installed', 'Running', 'Installing', 'Uninstalling', 'Converting', 'Exporting'],
       { description: 'WSL’s LxssDistributionState' },
     ),
     version: Type.Integer({ description: 'WSL’s filesystem version (2)' }),
@@ -110,7 +103,7 @@ export type PatchDistributionBody = Static<typeof PatchDistributionBody>;
 export const ExportQuery = Type.Object(
   {
     format: Type.Optional(
-      Type.Union([Type.Literal('tar'), Type.Literal('tar.gz'), Type.Literal('tar.xz')], { default: 'tar' }),
+      StringEnum(['tar', 'tar.gz', 'tar.xz'], { default: 'tar' }),
     ),
   },
   { additionalProperties: false },

@@ -1,9 +1,9 @@
 // Wire types of /v1/events: one schema per event type (the union clients generate), the query and the page.
 
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 
-const StopReason = Type.Union(
-  [Type.Literal('requested'), Type.Literal('idle'), Type.Literal('shutdown'), Type.Literal('crashed')],
+const StopReason = StringEnum(['requested', 'idle', 'shutdown', 'crashed'],
   { description: 'requested (terminate/unregister), idle (timeout), shutdown, crashed (PID 1 or the VM died)' },
 );
 const Uuid = Type.String({ format: 'uuid' });
@@ -34,7 +34,7 @@ export const EventSchema = Type.Union(
     eventSchema('vm-started', 'the utility VM of this session started', { pid: Type.Integer() }),
     eventSchema('vm-stopped', 'the utility VM of this session stopped', { reason: StopReason }),
     eventSchema('vm-limit-reached', "the VM reached one of its limits: no more processes, or out of memory (a process may have been killed)", {
-      resource: Type.Union([Type.Literal('processes'), Type.Literal('memory')]),
+      resource: StringEnum(['processes', 'memory']),
       count: Type.Integer({ minimum: 0, description: 'times it was reached since the VM started (the VM view has the counts)' }),
       limit: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'the limit: processes or bytes' }),
     }),

@@ -1,6 +1,7 @@
 // Wire types of instances, the VM and shutdown.
 
 import { Type } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 import { WarningsSchema } from './session.schemas.js';
 
 export const InstanceSchema = Type.Object(
@@ -52,7 +53,7 @@ export const VmResourcesSchema = Type.Object(
 
 export const VmSchema = Type.Object(
   {
-    state: Type.Union([Type.Literal('Running'), Type.Literal('Stopped')]),
+    state: StringEnum(['Running', 'Stopped']),
     pid: Type.Union([Type.Integer(), Type.Null()], { description: 'host pid of the holder of the user namespace' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     resources: Type.Union([VmResourcesSchema, Type.Null()], {

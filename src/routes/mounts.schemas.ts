@@ -1,6 +1,7 @@
 // Wire types of /v1/distributions/{distro}/mounts.
 
 import { Type } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 
 const InsidePath = Type.String({
   pattern: '^/(?!.*(^|/)\\.\\.(/|$)).*$',
@@ -13,7 +14,7 @@ export const ShareSchema = Type.Object(
     hostPath: Type.String(),
     target: Type.String(),
     readOnly: Type.Boolean(),
-    origin: Type.Union([Type.Literal('automount'), Type.Literal('runtime')], {
+    origin: StringEnum(['automount', 'runtime'], {
       description: 'automount: shared at start from the service configuration; runtime: added through the API',
     }),
   },

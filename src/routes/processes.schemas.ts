@@ -1,6 +1,7 @@
 // Wire types of processes: /v1/distributions/{distro}/processes, /v1/processes[/{id}], run.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from '../core/process-limits.js';
 import { NextCursor } from './paging.js';
 
@@ -24,7 +25,7 @@ const CommandLine = Type.String({
     '(as `wsl <command line>` does): an explicit request for a shell. Not with argv',
   examples: ['echo $HOME; exit 3'],
 });
-const Shell = Type.Union([Type.Literal('login'), Type.Literal('standard'), Type.Literal('none')], {
+const Shell = StringEnum(['login', 'standard', 'none'], {
   description:
     'wsl’s --shell-type. `login`: the user’s shell as a login shell (argv[0] `-bash`), the default without argv and ' +
     'commandLine; `standard`: the shell as is, not a login shell, the default with commandLine; `none`: argv is ' +
@@ -92,14 +93,14 @@ export const ProcessSchema = Type.Object(
     executable: Type.String({
       description: 'the program executed: argv[0], except for a login shell, whose argv[0] is `-` and its name (`-bash`)',
     }),
-    shell: Type.Union([Type.Literal('login'), Type.Literal('standard'), Type.Literal('none')], {
+    shell: StringEnum(['login', 'standard', 'none'], {
       description: 'how it started: the user’s shell as a login shell, the shell as is (a commandLine), or argv exec’d with no shell',
     }),
     user: Type.Union([Type.String(), Type.Null()]),
     uid: Type.Union([Type.Integer(), Type.Null()]),
     tty: Type.Union([TerminalSize, Type.Null()]),
     stdin: Type.Boolean(),
-    state: Type.Union([Type.Literal('running'), Type.Literal('exited')]),
+    state: StringEnum(['running', 'exited']),
     startedAt: Type.String({ format: 'date-time' }),
     exitedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     exitCode: Type.Union([Type.Integer(), Type.Null()], { description: EXIT_CODE_MEANING }),
@@ -165,7 +166,7 @@ export const RunBody = Type.Object(
 );
 
 export const RunQuery = Type.Object(
-  { encoding: Type.Optional(Type.Union([Type.Literal('utf8'), Type.Literal('base64')], { default: 'utf8' })) },
+  { encoding: Type.Optional(StringEnum(['utf8', 'base64'], { default: 'utf8' })) },
   { additionalProperties: false },
 );
 
@@ -191,7 +192,7 @@ export const RunResultSchema = Type.Object(
     signal: Type.Union([Type.Integer(), Type.Null()]),
     stdout: Type.String(),
     stderr: Type.String(),
-    encoding: Type.Union([Type.Literal('utf8'), Type.Literal('base64')]),
+    encoding: StringEnum(['utf8', 'base64']),
     truncated: Type.Boolean({ description: 'some output was over maxOutputBytes and left out' }),
     timedOut: Type.Boolean({ description: 'the deadline came before the program exited' }),
     error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),

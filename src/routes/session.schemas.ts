@@ -1,6 +1,7 @@
 // Wire types of /v1/session and /v1/sessions.
 
 import { Type } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
 import { SidSchema } from './tokens.schemas.js';
 
@@ -22,7 +23,7 @@ export const SessionSchema = Type.Object(sessionMembers, { additionalProperties:
 export const CallerSessionSchema = Type.Object(
   {
     ...sessionMembers,
-    transport: Type.Union([Type.Literal('local'), Type.Literal('tcp')], {
+    transport: StringEnum(['local', 'tcp'], {
       description: 'local: the OS proved the caller; tcp: a token did',
     }),
     tokenId: Type.Union([Type.String(), Type.Null()]),

@@ -1,6 +1,7 @@
 // Wire types of a process's stdio over plain HTTP: GET /v1/processes/{id}/output and POST /v1/processes/{id}/stdin.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from './schema-helpers.js';
 
 /** The media types a stdin body may come as: bytes, or no type at all (what `curl -T` sends). */
 export const STDIN_MEDIA_TYPE = 'application/octet-stream';
@@ -18,13 +19,13 @@ export const OutputQuery = Type.Object(
       }),
     ),
     stream: Type.Optional(
-      Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('both')], {
+      StringEnum(['stdout', 'stderr', 'both'], {
         default: 'both',
         description: 'which output to send (a terminal has only stdout); this reader reads past the other one',
       }),
     ),
     format: Type.Optional(
-      Type.Union([Type.Literal('raw'), Type.Literal('ndjson')], {
+      StringEnum(['raw', 'ndjson'], {
         default: 'raw',
         description:
           'raw: the bytes as they came (application/octet-stream); ndjson: one JSON object a line ' +
