@@ -1,7 +1,7 @@
 // Wire types of /v1/distributions and /v1/default-distribution.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './schema-helpers.js';
+import { ref, StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
 
 export const DistributionNameSchema = Type.String({
@@ -18,7 +18,7 @@ export const DistributionFlagsSchema = Type.Object(
     appendNtPath: Type.Boolean({ description: 'LXSS_DISTRO_FLAGS_APPEND_NT_PATH (0x2)' }),
     enableDriveMounting: Type.Boolean({ description: 'LXSS_DISTRO_FLAGS_ENABLE_DRIVE_MOUNTING (0x4)' }),
   },
-  { additionalProperties: false },
+  { $id: 'DistributionFlags', additionalProperties: false },
 );
 
 export const DistributionSchema = Type.Object(
@@ -32,12 +32,12 @@ export const DistributionSchema = Type.Object(
     isDefault: Type.Boolean(),
     basePath: Type.String({ description: 'the host folder holding the root filesystem (`<basePath>/rootfs`)' }),
     defaultUid: Type.Integer({ minimum: 0 }),
-    flags: DistributionFlagsSchema,
+    flags: ref(DistributionFlagsSchema),
     defaultEnvironment: Type.Array(Type.String()),
     createdAt: Type.String({ format: 'date-time' }),
     sizeBytes: Type.Integer({ minimum: 0, description: 'size on disk when registered' }),
   },
-  { additionalProperties: false },
+  { $id: 'Distribution', additionalProperties: false },
 );
 
 export const ImportedDistributionSchema = Type.Object(
@@ -48,16 +48,16 @@ export const ImportedDistributionSchema = Type.Object(
         'what was imported other than as the archive said: owners the id mapping cannot hold (given the overflow id, set-id bits dropped), device nodes left out',
     }),
   },
-  { additionalProperties: false },
+  { $id: 'ImportedDistribution', additionalProperties: false },
 );
 
 export const DistributionListSchema = Type.Object(
   {
-    distributions: Type.Array(DistributionSchema),
+    distributions: Type.Array(ref(DistributionSchema)),
     defaultDistribution: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
     next: NextCursor,
   },
-  { additionalProperties: false },
+  { $id: 'DistributionList', additionalProperties: false },
 );
 
 export const DistroParams = Type.Object({
@@ -96,7 +96,7 @@ export const PatchDistributionBody = Type.Object(
       Type.Array(Type.String({ pattern: '^[^=]+=', maxLength: 32768 }), { maxItems: 1024 }),
     ),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { $id: 'PatchDistributionRequest', additionalProperties: false, minProperties: 1 },
 );
 export type PatchDistributionBody = Static<typeof PatchDistributionBody>;
 
@@ -109,9 +109,9 @@ export const ExportQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const MoveBody = Type.Object({ location: AbsolutePath }, { additionalProperties: false });
+export const MoveBody = Type.Object({ location: AbsolutePath }, { $id: 'MoveRequest', additionalProperties: false });
 
 export const SetDefaultBody = Type.Object(
   { distro: Type.String({ minLength: 1, maxLength: 256, description: 'id or name' }) },
-  { additionalProperties: false },
+  { $id: 'SetDefaultRequest', additionalProperties: false },
 );

@@ -2,6 +2,7 @@
 // caller's distributions; /v1/default-distribution.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import { LxssError } from '../core/errors.js';
@@ -37,7 +38,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body',
         querystring: ImportQuery,
         body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
-        response: { 201: ImportedDistributionSchema, ...problemResponses(400, 404, 409, 413, 415, 507) },
+        response: { 201: ref(ImportedDistributionSchema), ...problemResponses(400, 404, 409, 413, 415, 507) },
       },
       // A large archive takes as long as it takes; one that stops arriving is cut (body-timeouts plugin).
       config: { streamedBody: true },
@@ -67,7 +68,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: "The caller's distributions, including ones being installed, oldest first, a page at a time",
         querystring: PageQuery,
-        response: { 200: DistributionListSchema, ...problemResponses(400) },
+        response: { 200: ref(DistributionListSchema), ...problemResponses(400) },
       },
     },
     async (request) => {
@@ -89,7 +90,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'One distribution, by id or name',
         params: DistroParams,
-        response: { 200: DistributionSchema, ...problemResponses(404) },
+        response: { 200: ref(DistributionSchema), ...problemResponses(404) },
       },
     },
     async (request) => (await distributionsOf(app, request)).get(request.params.distro),
@@ -103,8 +104,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'Rename, or set the default user, flags or default environment',
         params: DistroParams,
-        body: PatchDistributionBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
+        body: ref(PatchDistributionBody),
+        response: { 200: ref(DistributionSchema), ...problemResponses(400, 404, 409, 507) },
       },
     },
     async (request) => (await distributionsOf(app, request)).configure(request.params.distro, request.body),
@@ -165,8 +166,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['distributions'],
         summary: 'Move the files to another host folder',
         params: DistroParams,
-        body: MoveBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
+        body: ref(MoveBody),
+        response: { 200: ref(DistributionSchema), ...problemResponses(400, 404, 409, 507) },
       },
     },
     async (request) => (await distributionsOf(app, request)).move(request.params.distro, request.body.location),
@@ -179,7 +180,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getDefaultDistribution',
         tags: ['distributions'],
         summary: "The caller's default distribution",
-        response: { 200: DistributionSchema, ...problemResponses(404) },
+        response: { 200: ref(DistributionSchema), ...problemResponses(404) },
       },
     },
     async (request) => (await distributionsOf(app, request)).getDefault(),
@@ -192,8 +193,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'setDefaultDistribution',
         tags: ['distributions'],
         summary: 'Make a distribution the default',
-        body: SetDefaultBody,
-        response: { 200: DistributionSchema, ...problemResponses(400, 404, 409, 507) },
+        body: ref(SetDefaultBody),
+        response: { 200: ref(DistributionSchema), ...problemResponses(400, 404, 409, 507) },
       },
     },
     async (request) => (await distributionsOf(app, request)).setDefault(request.body.distro),

@@ -1,7 +1,7 @@
 // Wire types of instances, the VM and shutdown.
 
 import { Type } from '@sinclair/typebox';
-import { StringEnum } from './schema-helpers.js';
+import { ref, StringEnum } from './schema-helpers.js';
 import { WarningsSchema } from './session.schemas.js';
 
 export const InstanceSchema = Type.Object(
@@ -15,7 +15,7 @@ export const InstanceSchema = Type.Object(
     hostname: Type.String(),
     warnings: WarningsSchema,
   },
-  { additionalProperties: false },
+  { $id: 'Instance', additionalProperties: false },
 );
 
 const Count = (description: string) => Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description });
@@ -48,7 +48,7 @@ export const VmResourcesSchema = Type.Object(
       description: "processors' worth of CPU time the VM may use ([wsl2] processors)",
     }),
   },
-  { additionalProperties: false },
+  { $id: 'VmResources', additionalProperties: false },
 );
 
 export const VmSchema = Type.Object(
@@ -56,11 +56,11 @@ export const VmSchema = Type.Object(
     state: StringEnum(['Running', 'Stopped']),
     pid: Type.Union([Type.Integer(), Type.Null()], { description: 'host pid of the holder of the user namespace' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    resources: Type.Union([VmResourcesSchema, Type.Null()], {
+    resources: Type.Union([ref(VmResourcesSchema), Type.Null()], {
       description: "the VM's limits and use of them (its cgroup); null while it is stopped",
     }),
-    instances: Type.Array(InstanceSchema),
+    instances: Type.Array(ref(InstanceSchema)),
     warnings: WarningsSchema,
   },
-  { additionalProperties: false },
+  { $id: 'Vm', additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 // /v1/distributions/{distro}/instance (start, look, terminate), /v1/vm and /v1/shutdown.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf, distributionsOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
@@ -18,7 +19,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'Start the distribution (and the VM); 200 when it was running already',
         params: DistroParams,
-        response: { 200: InstanceSchema, 201: InstanceSchema, ...problemResponses(404, 409) },
+        response: { 200: ref(InstanceSchema), 201: ref(InstanceSchema), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -36,7 +37,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'The running instance of a distribution (404 LXSSD_E_NOT_RUNNING when stopped)',
         params: DistroParams,
-        response: { 200: InstanceSchema, ...problemResponses(404) },
+        response: { 200: ref(InstanceSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -70,7 +71,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getVm',
         tags: ['instances'],
         summary: "The caller's VM: state, start time, instances",
-        response: { 200: VmSchema, ...problemResponses() },
+        response: { 200: ref(VmSchema), ...problemResponses() },
       },
     },
     async (request) => (await instancesOf(request)).vmView(),

@@ -1,7 +1,7 @@
 // Wire types of /v1/distributions/{distro}/mounts.
 
 import { Type } from '@sinclair/typebox';
-import { StringEnum } from './schema-helpers.js';
+import { ref, StringEnum } from './schema-helpers.js';
 
 const InsidePath = Type.String({
   pattern: '^/(?!.*(^|/)\\.\\.(/|$)).*$',
@@ -18,10 +18,10 @@ export const ShareSchema = Type.Object(
       description: 'automount: shared at start from the service configuration; runtime: added through the API',
     }),
   },
-  { additionalProperties: false },
+  { $id: 'Mount', additionalProperties: false },
 );
 
-export const ShareListSchema = Type.Object({ mounts: Type.Array(ShareSchema) }, { additionalProperties: false });
+export const ShareListSchema = Type.Object({ mounts: Type.Array(ref(ShareSchema)) }, { $id: 'MountList', additionalProperties: false });
 
 export const CreateShareBody = Type.Object(
   {
@@ -29,7 +29,7 @@ export const CreateShareBody = Type.Object(
     target: InsidePath,
     readOnly: Type.Optional(Type.Boolean({ default: false })),
   },
-  { additionalProperties: false },
+  { $id: 'MountRequest', additionalProperties: false },
 );
 
 export const ShareTargetQuery = Type.Object({ target: InsidePath }, { additionalProperties: false });

@@ -1,6 +1,7 @@
 // /v1/distributions/{distro}/mounts: host folders bound into a running distribution (WSL's drvfs shares).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf, distributionsOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
@@ -21,7 +22,7 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'Host folders shared into the running distribution',
         params: DistroParams,
-        response: { 200: ShareListSchema, ...problemResponses(404) },
+        response: { 200: ref(ShareListSchema), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -38,8 +39,8 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'Bind a host folder the caller may read into the running distribution',
         params: DistroParams,
-        body: CreateShareBody,
-        response: { 201: ShareSchema, ...problemResponses(400, 404, 409) },
+        body: ref(CreateShareBody),
+        response: { 201: ref(ShareSchema), ...problemResponses(400, 404, 409) },
       },
     },
     async (request, reply) => {

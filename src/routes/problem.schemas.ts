@@ -2,6 +2,14 @@
 // responses on a route.
 
 import { Type, type TSchema } from '@sinclair/typebox';
+import { ERROR_TABLE, type ErrorCode } from '../core/errors.js';
+import { ref, StringEnum } from './schema-helpers.js';
+
+/** Every stable error code (src/core/errors.ts; each documented in docs/errors.md). */
+export const ErrorCodeSchema = StringEnum(Object.keys(ERROR_TABLE) as ErrorCode[], {
+  $id: 'ErrorCode',
+  description: 'stable error code; WSL’s name where WSL has one (see docs/errors.md)',
+});
 
 export const ProblemSchema = Type.Object(
   {
@@ -9,7 +17,7 @@ export const ProblemSchema = Type.Object(
     title: Type.String(),
     status: Type.Integer(),
     detail: Type.String(),
-    code: Type.String({ description: 'stable error code; WSL’s name where WSL has one (see docs/errors.md)' }),
+    code: ref(ErrorCodeSchema),
     errors: Type.Optional(
       Type.Array(Type.Object({ field: Type.String(), message: Type.String() }), {
         description: 'for validation errors: each field that was wrong',
@@ -17,7 +25,11 @@ export const ProblemSchema = Type.Object(
     ),
     retryAfter: Type.Optional(Type.Integer({ description: 'seconds to wait before trying again' })),
   },
-  { $id: 'Problem', additionalProperties: false },
+  {
+    $id: 'Problem',
+    description: 'An RFC 9457 problem document; as RFC 9457 allows, a later version may add members, which clients should ignore',
+    additionalProperties: true,
+  },
 );
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -48,7 +60,7 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
   for (const status of [...all].sort()) {
     responses[status] = {
       description: DESCRIPTIONS[status] ?? 'Error',
-      content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+      content: { 'application/problem+json': { schema: ref(ProblemSchema) } },
     } as unknown as TSchema;
   }
   return responses;

@@ -1,7 +1,7 @@
 // Wire types of processes: /v1/distributions/{distro}/processes, /v1/processes[/{id}], run.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './schema-helpers.js';
+import { ref, StringEnum } from './schema-helpers.js';
 import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from '../core/process-limits.js';
 import { NextCursor } from './paging.js';
 
@@ -76,7 +76,7 @@ export const CreateProcessBody = Type.Object(
     tty: Type.Optional(TerminalSize),
     stdin: Type.Optional(Type.Boolean({ description: 'keep stdin open for a writer (default: only with a tty)' })),
   },
-  { additionalProperties: false },
+  { $id: 'CreateProcessRequest', additionalProperties: false },
 );
 export type CreateProcessBody = Static<typeof CreateProcessBody>;
 
@@ -107,12 +107,12 @@ export const ProcessSchema = Type.Object(
     signal: Type.Union([Type.Integer(), Type.Null()]),
     error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
   },
-  { additionalProperties: false },
+  { $id: 'Process', additionalProperties: false },
 );
 
 export const ProcessListSchema = Type.Object(
-  { processes: Type.Array(ProcessSchema), next: NextCursor },
-  { additionalProperties: false },
+  { processes: Type.Array(ref(ProcessSchema)), next: NextCursor },
+  { $id: 'ProcessList', additionalProperties: false },
 );
 
 export const ProcessParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -123,7 +123,7 @@ export const SignalBody = Type.Object(
       description: 'a name (SIGTERM, TERM, SIGRTMIN+2 as glibc numbers them) or a number',
     }),
   },
-  { additionalProperties: false },
+  { $id: 'SignalRequest', additionalProperties: false },
 );
 
 export const ResizeBody = TerminalSize;
@@ -162,7 +162,7 @@ export const RunBody = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { $id: 'RunRequest', additionalProperties: false },
 );
 
 export const RunQuery = Type.Object(
@@ -197,5 +197,5 @@ export const RunResultSchema = Type.Object(
     timedOut: Type.Boolean({ description: 'the deadline came before the program exited' }),
     error: Type.Union([Type.String(), Type.Null()], { description: 'why it never ran' }),
   },
-  { additionalProperties: false },
+  { $id: 'RunResult', additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 // Processes as resources: create (CreateLxProcess), list, read, signal, resize, forget; and `run` for curl.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { signalNumber } from '../core/processes.js';
@@ -36,8 +37,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Start a process (and the distribution if it is not running); attach to /v1/processes/{id}/stdio',
         description: START_MODES_DESCRIPTION,
         params: DistroParams,
-        body: CreateProcessBody,
-        response: { 201: ProcessSchema, ...problemResponses(400, 404, 409, 503) },
+        body: ref(CreateProcessBody),
+        response: { 201: ref(ProcessSchema), ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -55,7 +56,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The caller's processes in one distribution, oldest first, a page at a time (argv summarised)",
         params: DistroParams,
         querystring: PageQuery,
-        response: { 200: ProcessListSchema, ...problemResponses(400, 404) },
+        response: { 200: ref(ProcessListSchema), ...problemResponses(400, 404) },
       },
     },
     async (request) => {
@@ -73,7 +74,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: "The caller's processes, running and recently exited, oldest first, a page at a time (argv summarised)",
         querystring: PageQuery,
-        response: { 200: ProcessListSchema, ...problemResponses(400) },
+        response: { 200: ref(ProcessListSchema), ...problemResponses(400) },
       },
     },
     async (request) => {
@@ -90,7 +91,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: 'One process: state, exit code, signal, times, and all of its argv',
         params: ProcessParams,
-        response: { 200: ProcessSchema, ...problemResponses(404) },
+        response: { 200: ref(ProcessSchema), ...problemResponses(404) },
       },
     },
     async (request) => (await processesOf(request)).get(request.params.id).view(),
@@ -104,7 +105,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: 'Send a signal (to the process group of a terminal session)',
         params: ProcessParams,
-        body: SignalBody,
+        body: ref(SignalBody),
         response: { 204: Type.Null({ description: 'Sent' }), ...problemResponses(400, 404, 409) },
       },
     },
@@ -162,8 +163,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description: RUN_DESCRIPTION,
         params: DistroParams,
         querystring: RunQuery,
-        body: RunBody,
-        response: { 200: RunResultSchema, ...problemResponses(400, 404, 409, 503, 504) },
+        body: ref(RunBody),
+        response: { 200: ref(RunResultSchema), ...problemResponses(400, 404, 409, 503, 504) },
       },
     },
     async (request, reply) => {

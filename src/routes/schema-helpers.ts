@@ -1,12 +1,15 @@
 // Helpers that make the route schemas a client contract: named components referred to by `$ref`, and string
 // unions written as one `enum` (what generators turn into a string union type) rather than an anyOf of constants.
 
-import { Type, type SchemaOptions, type Static, type TLiteral, type TSchema, type TUnion, type TUnsafe } from '@sinclair/typebox';
+import { Type, type SchemaOptions, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 
-/** A `$ref` to a schema registered with app.addSchema (it must have an `$id`), typed as the schema itself. */
-export function ref<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
+/**
+ * A `$ref` to a schema registered with app.addSchema (it must have an `$id`; see COMPONENT_SCHEMAS), typed as the
+ * schema itself so the route type provider infers the same request and reply types as from the schema inline.
+ */
+export function ref<T extends TSchema>(schema: T): T {
   if (typeof schema.$id !== 'string') throw new Error('ref() needs a schema with an $id');
-  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+  return Type.Ref(schema.$id) as unknown as T;
 }
 
 type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };

@@ -1,7 +1,7 @@
 // Wire types of /v1/session and /v1/sessions.
 
 import { Type } from '@sinclair/typebox';
-import { StringEnum } from './schema-helpers.js';
+import { ref, StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
 import { SidSchema } from './tokens.schemas.js';
 
@@ -18,7 +18,7 @@ const sessionMembers = {
   createdAt: Type.String({ format: 'date-time' }),
 };
 
-export const SessionSchema = Type.Object(sessionMembers, { additionalProperties: false });
+export const SessionSchema = Type.Object(sessionMembers, { $id: 'Session', additionalProperties: false });
 
 export const CallerSessionSchema = Type.Object(
   {
@@ -30,10 +30,10 @@ export const CallerSessionSchema = Type.Object(
     administrator: Type.Boolean(),
     warnings: WarningsSchema,
   },
-  { additionalProperties: false },
+  { $id: 'CallerSession', additionalProperties: false },
 );
 
 export const SessionListSchema = Type.Object(
-  { sessions: Type.Array(SessionSchema), next: NextCursor },
-  { additionalProperties: false },
+  { sessions: Type.Array(ref(SessionSchema)), next: NextCursor },
+  { $id: 'SessionList', additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 // /v1/session (the caller's) and /v1/sessions (all; root only).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { isAdministrator } from '../core/identity.js';
 import { callerOf } from './caller.js';
 import { PageQuery, pageByKey } from './paging.js';
@@ -15,7 +16,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getSession',
         tags: ['sessions'],
         summary: "The caller's session: who lxssd thinks you are",
-        response: { 200: CallerSessionSchema, ...problemResponses() },
+        response: { 200: ref(CallerSessionSchema), ...problemResponses() },
       },
     },
     async (request) => {
@@ -39,7 +40,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['sessions'],
         summary: 'Every user session (root only), oldest first, a page at a time',
         querystring: PageQuery,
-        response: { 200: SessionListSchema, ...problemResponses(400) },
+        response: { 200: ref(SessionListSchema), ...problemResponses(400) },
       },
     },
     async (request) => {

@@ -2,6 +2,7 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { NextCursor, PageQuery } from './paging.js';
+import { ref } from './schema-helpers.js';
 
 export const SidSchema = Type.String({
   pattern: '^S-1-\\d{1,15}(-\\d{1,10}){1,15}$',
@@ -18,7 +19,7 @@ export const TokenInfoSchema = Type.Object(
     expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
-  { additionalProperties: false },
+  { $id: 'Token', additionalProperties: false },
 );
 
 export const MintTokenBody = Type.Object(
@@ -29,21 +30,21 @@ export const MintTokenBody = Type.Object(
     ),
     sid: Type.Optional(SidSchema),
   },
-  { additionalProperties: false },
+  { $id: 'MintTokenRequest', additionalProperties: false },
 );
 export type MintTokenBody = Static<typeof MintTokenBody>;
 
 export const MintedTokenSchema = Type.Object(
   {
     token: Type.String({ description: 'the secret: shown once, stored nowhere in clear' }),
-    info: TokenInfoSchema,
+    info: ref(TokenInfoSchema),
   },
-  { additionalProperties: false },
+  { $id: 'MintedToken', additionalProperties: false },
 );
 
 export const TokenListSchema = Type.Object(
-  { tokens: Type.Array(TokenInfoSchema), next: NextCursor },
-  { additionalProperties: false },
+  { tokens: Type.Array(ref(TokenInfoSchema)), next: NextCursor },
+  { $id: 'TokenList', additionalProperties: false },
 );
 
 export const TokenIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) });

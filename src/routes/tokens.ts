@@ -1,6 +1,7 @@
 // /v1/tokens: mint (local socket only), list and revoke the caller's SID tokens.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf } from './caller.js';
 import { pageByKey } from './paging.js';
@@ -19,8 +20,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'mintToken',
         tags: ['tokens'],
         summary: 'Mint a SID token for the caller (local socket only, root included; root may mint for another SID)',
-        body: MintTokenBody,
-        response: { 201: MintedTokenSchema, ...problemResponses(400, 409, 507) },
+        body: ref(MintTokenBody),
+        response: { 201: ref(MintedTokenSchema), ...problemResponses(400, 409, 507) },
       },
     },
     async (request, reply) => {
@@ -37,7 +38,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: "List the caller's tokens (never their secrets), oldest first, a page at a time; root may list another SID's or everyone's",
         querystring: TokenListQuery,
-        response: { 200: TokenListSchema, ...problemResponses(400, 403) },
+        response: { 200: ref(TokenListSchema), ...problemResponses(400, 403) },
       },
     },
     async (request) => {

@@ -11,5 +11,5 @@ export const VersionSchema = Type.Object(
     backend: Type.String({ description: 'what runs distributions, e.g. linux-namespaces' }),
     capabilities: Type.Array(Type.String(), { description: 'API features this server offers' }),
   },
-  { additionalProperties: false },
+  { $id: 'Version', additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 // /v1/version: public, so clients can check compatibility before they hold a token.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ref } from './schema-helpers.js';
 import { LXSSD_VERSION } from '../version.js';
 import { publicProblemResponses } from './problem.schemas.js';
 import { VersionSchema } from './version.schemas.js';
@@ -28,7 +29,7 @@ export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['service'],
         summary: 'Version, platform, backend and capabilities',
         security: [],
-        response: { 200: VersionSchema, ...publicProblemResponses() },
+        response: { 200: ref(VersionSchema), ...publicProblemResponses() },
       },
     },
     async () => ({

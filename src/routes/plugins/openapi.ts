@@ -6,8 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { LXSSD_VERSION } from '../../version.js';
-import { EventSchema } from '../events.schemas.js';
-import { ProblemSchema } from '../problem.schemas.js';
+import { COMPONENT_SCHEMAS } from '../components.js';
 
 const DESCRIPTION = `The WSL service (wslservice.exe) as a loopback REST/WebSocket API.
 
@@ -18,8 +17,7 @@ subprotocol \`lxss.token.<token>\` instead. Mint a token with \`lxssd token\` or
 Errors are \`application/problem+json\` with a stable \`code\` (see docs/errors.md).`;
 
 async function openapi(app: FastifyInstance): Promise<void> {
-  app.addSchema(ProblemSchema);
-  app.addSchema(EventSchema);
+  for (const schema of COMPONENT_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

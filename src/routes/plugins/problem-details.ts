@@ -79,7 +79,13 @@ function validationProblem(error: FastifyError, reply: FastifyReply) {
     const extra = (issue.params as { additionalProperty?: string }).additionalProperty;
     const path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
     const field = [where, path, missing ?? extra].filter(Boolean).join('.');
-    const message = extra ? `is not a known field` : (issue.message ?? 'is invalid');
+    const allowed = issue.keyword === 'enum' ? (issue.params as { allowedValues?: unknown[] }).allowedValues : undefined;
+    // A string enum reads as the union of constants it replaced did: "must be one of: a, b, c".
+    const message = extra
+      ? `is not a known field`
+      : allowed
+        ? `must be one of: ${allowed.map((value) => String(value)).join(', ')}`
+        : (issue.message ?? 'is invalid');
     return { field, message };
   });
   const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ') || error.message;
