@@ -19,7 +19,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'Start the distribution (and the VM); 200 when it was running already',
         params: DistroParams,
-        response: { 200: ref(InstanceSchema), 201: ref(InstanceSchema), ...problemResponses(404, 409) },
+        response: { 200: ref(InstanceSchema, 'It was already running'), 201: ref(InstanceSchema, 'Started'), ...problemResponses(404, 409) },
       },
     },
     async (request, reply) => {
@@ -37,7 +37,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'The running instance of a distribution (404 LXSSD_E_NOT_RUNNING when stopped)',
         params: DistroParams,
-        response: { 200: ref(InstanceSchema), ...problemResponses(404) },
+        response: { 200: ref(InstanceSchema, 'The running instance'), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -71,7 +71,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getVm',
         tags: ['instances'],
         summary: "The caller's VM: state, start time, instances",
-        response: { 200: ref(VmSchema), ...problemResponses() },
+        response: { 200: ref(VmSchema, 'Your VM, running or stopped'), ...problemResponses() },
       },
     },
     async (request) => (await instancesOf(request)).vmView(),

@@ -22,7 +22,7 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['instances'],
         summary: 'Host folders shared into the running distribution',
         params: DistroParams,
-        response: { 200: ref(ShareListSchema), ...problemResponses(404) },
+        response: { 200: ref(ShareListSchema, 'The folders shared into the distribution'), ...problemResponses(404) },
       },
     },
     async (request) => {
@@ -40,7 +40,7 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Bind a host folder the caller may read into the running distribution',
         params: DistroParams,
         body: ref(CreateShareBody),
-        response: { 201: ref(ShareSchema), ...problemResponses(400, 404, 409) },
+        response: { 201: ref(ShareSchema, 'Shared'), ...problemResponses(400, 404, 409) },
       },
     },
     async (request, reply) => {

@@ -38,7 +38,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description: START_MODES_DESCRIPTION,
         params: DistroParams,
         body: ref(CreateProcessBody),
-        response: { 201: ref(ProcessSchema), ...problemResponses(400, 404, 409, 503) },
+        response: { 201: ref(ProcessSchema, 'Started (or, exit code 125/126/127, could not be): Location names the process'), ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -56,7 +56,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The caller's processes in one distribution, oldest first, a page at a time (argv summarised)",
         params: DistroParams,
         querystring: PageQuery,
-        response: { 200: ref(ProcessListSchema), ...problemResponses(400, 404) },
+        response: { 200: ref(ProcessListSchema, 'A page of the distribution’s processes'), ...problemResponses(400, 404) },
       },
     },
     async (request) => {
@@ -74,7 +74,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: "The caller's processes, running and recently exited, oldest first, a page at a time (argv summarised)",
         querystring: PageQuery,
-        response: { 200: ref(ProcessListSchema), ...problemResponses(400) },
+        response: { 200: ref(ProcessListSchema, 'A page of your processes'), ...problemResponses(400) },
       },
     },
     async (request) => {
@@ -91,7 +91,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: 'One process: state, exit code, signal, times, and all of its argv',
         params: ProcessParams,
-        response: { 200: ref(ProcessSchema), ...problemResponses(404) },
+        response: { 200: ref(ProcessSchema, 'The process, with all of its argv'), ...problemResponses(404) },
       },
     },
     async (request) => (await processesOf(request)).get(request.params.id).view(),
@@ -164,7 +164,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: DistroParams,
         querystring: RunQuery,
         body: ref(RunBody),
-        response: { 200: ref(RunResultSchema), ...problemResponses(400, 404, 409, 503, 504) },
+        response: { 200: ref(RunResultSchema, 'The program ran (or could not start: exit code 125/126/127 and error); its exit code and output'), ...problemResponses(400, 404, 409, 503, 504) },
       },
     },
     async (request, reply) => {

@@ -7,9 +7,11 @@ import { Type, type SchemaOptions, type TLiteral, type TSchema, type TUnion } fr
  * A `$ref` to a schema registered with app.addSchema (it must have an `$id`; see COMPONENT_SCHEMAS), typed as the
  * schema itself so the route type provider infers the same request and reply types as from the schema inline.
  */
-export function ref<T extends TSchema>(schema: T): T {
+export function ref<T extends TSchema>(schema: T, responseDescription?: string): T {
   if (typeof schema.$id !== 'string') throw new Error('ref() needs a schema with an $id');
-  return Type.Ref(schema.$id) as unknown as T;
+  // As a response, the description of the response (@fastify/swagger puts it there; the $ref stays bare).
+  const described = responseDescription === undefined ? {} : { description: responseDescription };
+  return { ...Type.Ref(schema.$id), ...described } as unknown as T;
 }
 
 type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };

@@ -16,7 +16,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getSession',
         tags: ['sessions'],
         summary: "The caller's session: who lxssd thinks you are",
-        response: { 200: ref(CallerSessionSchema), ...problemResponses() },
+        response: { 200: ref(CallerSessionSchema, 'Your session'), ...problemResponses() },
       },
     },
     async (request) => {
@@ -40,7 +40,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['sessions'],
         summary: 'Every user session (root only), oldest first, a page at a time',
         querystring: PageQuery,
-        response: { 200: ref(SessionListSchema), ...problemResponses(400) },
+        response: { 200: ref(SessionListSchema, 'A page of sessions'), ...problemResponses(400) },
       },
     },
     async (request) => {

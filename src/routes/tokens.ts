@@ -21,7 +21,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Mint a SID token for the caller (local socket only, root included; root may mint for another SID)',
         body: ref(MintTokenBody),
-        response: { 201: ref(MintedTokenSchema), ...problemResponses(400, 409, 507) },
+        response: { 201: ref(MintedTokenSchema, 'Minted: the secret is in this answer only'), ...problemResponses(400, 409, 507) },
       },
     },
     async (request, reply) => {
@@ -38,7 +38,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: "List the caller's tokens (never their secrets), oldest first, a page at a time; root may list another SID's or everyone's",
         querystring: TokenListQuery,
-        response: { 200: ref(TokenListSchema), ...problemResponses(400, 403) },
+        response: { 200: ref(TokenListSchema, 'A page of tokens (never their secrets)'), ...problemResponses(400, 403) },
       },
     },
     async (request) => {

@@ -29,7 +29,7 @@ export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['service'],
         summary: 'Version, platform, backend and capabilities',
         security: [],
-        response: { 200: ref(VersionSchema), ...publicProblemResponses() },
+        response: { 200: ref(VersionSchema, 'This server'), ...publicProblemResponses() },
       },
     },
     async () => ({
