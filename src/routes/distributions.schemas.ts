@@ -96,7 +96,12 @@ export const PatchDistributionBody = Type.Object(
       Type.Array(Type.String({ pattern: '^[^=]+=', maxLength: 32768 }), { maxItems: 1024 }),
     ),
   },
-  { $id: 'PatchDistributionRequest', additionalProperties: false, minProperties: 1 },
+  {
+    $id: 'PatchDistributionRequest',
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ defaultUser: 'alice', flags: { enableInterop: false }, defaultEnvironment: ['LANG=C.UTF-8'] }],
+  },
 );
 export type PatchDistributionBody = Static<typeof PatchDistributionBody>;
 
@@ -109,9 +114,9 @@ export const ExportQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const MoveBody = Type.Object({ location: AbsolutePath }, { $id: 'MoveRequest', additionalProperties: false });
+export const MoveBody = Type.Object({ location: AbsolutePath }, { $id: 'MoveRequest', additionalProperties: false, examples: [{ location: '/srv/lxssd/Debian' }] });
 
 export const SetDefaultBody = Type.Object(
   { distro: Type.String({ minLength: 1, maxLength: 256, description: 'id or name' }) },
-  { $id: 'SetDefaultRequest', additionalProperties: false },
+  { $id: 'SetDefaultRequest', additionalProperties: false, examples: [{ distro: 'Debian' }] },
 );

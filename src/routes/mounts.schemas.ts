@@ -29,7 +29,7 @@ export const CreateShareBody = Type.Object(
     target: InsidePath,
     readOnly: Type.Optional(Type.Boolean({ default: false })),
   },
-  { $id: 'MountRequest', additionalProperties: false },
+  { $id: 'MountRequest', additionalProperties: false, examples: [{ hostPath: '/tmp/shared', target: '/mnt/shared', readOnly: true }] },
 );
 
 export const ShareTargetQuery = Type.Object({ target: InsidePath }, { additionalProperties: false });

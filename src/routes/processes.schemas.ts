@@ -76,7 +76,11 @@ export const CreateProcessBody = Type.Object(
     tty: Type.Optional(TerminalSize),
     stdin: Type.Optional(Type.Boolean({ description: 'keep stdin open for a writer (default: only with a tty)' })),
   },
-  { $id: 'CreateProcessRequest', additionalProperties: false },
+  {
+    $id: 'CreateProcessRequest',
+    additionalProperties: false,
+    examples: [{ argv: ['/bin/sh', '-c', 'read line; echo "$line"'], stdin: true }, { tty: { cols: 120, rows: 40 } }],
+  },
 );
 export type CreateProcessBody = Static<typeof CreateProcessBody>;
 
@@ -123,10 +127,14 @@ export const SignalBody = Type.Object(
       description: 'a name (SIGTERM, TERM, SIGRTMIN+2 as glibc numbers them) or a number',
     }),
   },
-  { $id: 'SignalRequest', additionalProperties: false },
+  { $id: 'SignalRequest', additionalProperties: false, examples: [{ signal: 'SIGTERM' }] },
 );
 
-export const ResizeBody = TerminalSize;
+export const ResizeBody = Type.Object(TerminalSize.properties, {
+  $id: 'ResizeRequest',
+  additionalProperties: false,
+  examples: [{ cols: 120, rows: 40 }],
+});
 
 export const RunBody = Type.Object(
   {
@@ -162,7 +170,11 @@ export const RunBody = Type.Object(
       }),
     ),
   },
-  { $id: 'RunRequest', additionalProperties: false },
+  {
+    $id: 'RunRequest',
+    additionalProperties: false,
+    examples: [{ argv: ['uname', '-a'] }, { commandLine: 'echo $HOME; exit 3', cwd: '~' }, { argv: ['cat'], stdin: 'hello\n' }],
+  },
 );
 
 export const RunQuery = Type.Object(

@@ -124,7 +124,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['processes'],
         summary: 'Resize the terminal of a tty process (409 for a process with pipes)',
         params: ProcessParams,
-        body: ResizeBody,
+        body: ref(ResizeBody),
         response: { 204: Type.Null({ description: 'Resized' }), ...problemResponses(400, 404, 409) },
       },
     },

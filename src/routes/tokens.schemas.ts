@@ -30,7 +30,7 @@ export const MintTokenBody = Type.Object(
     ),
     sid: Type.Optional(SidSchema),
   },
-  { $id: 'MintTokenRequest', additionalProperties: false },
+  { $id: 'MintTokenRequest', additionalProperties: false, examples: [{ label: 'ci', expiresInSeconds: 86400 }] },
 );
 export type MintTokenBody = Static<typeof MintTokenBody>;
 
