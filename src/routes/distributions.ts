@@ -2,7 +2,7 @@
 // caller's distributions; /v1/default-distribution.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import { LxssError } from '../core/errors.js';
@@ -34,11 +34,13 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'importDistribution',
+        description:
+          'WSL\'s RegisterDistribution (`wsl --import`): the body is a root filesystem tar, plain, gzip or xz, streamed (send `application/octet-stream` or the archive\'s type), unpacked into `location` (default under the service\'s state folder) as the caller\'s user namespace sees it. 201 with the distribution and Location; `warnings` lists what could not be imported as the archive said.',
         tags: ['distributions'],
         summary: 'Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body',
         querystring: ImportQuery,
         body: { content: Object.fromEntries(ARCHIVE_MEDIA_TYPES.map((type) => [type, { schema: ArchiveBody }])) },
-        response: { 201: ref(ImportedDistributionSchema, 'Imported and registered; Location names the new distribution'), ...problemResponses(400, 404, 409, 413, 415, 507) },
+        response: { 201: ref(ImportedDistributionSchema, 'Imported and registered; Location names the new distribution', LOCATION_HEADER), ...problemResponses(400, 404, 409, 413, 415, 507) },
       },
       // A large archive takes as long as it takes; one that stops arriving is cut (body-timeouts plugin).
       config: { streamedBody: true },
@@ -65,6 +67,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listDistributions',
+        description:
+          'WSL\'s EnumerateDistributions (`wsl -l -v`): the caller\'s distributions, including ones being installed, oldest first, a page at a time, with the id of the default.',
         tags: ['distributions'],
         summary: "The caller's distributions, including ones being installed, oldest first, a page at a time",
         querystring: PageQuery,
@@ -87,6 +91,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getDistribution',
+        description:
+          'WSL\'s GetDistributionConfiguration: one distribution, by id, name (case-insensitive) or `@default`.',
         tags: ['distributions'],
         summary: 'One distribution, by id or name',
         params: DistroParams,
@@ -101,6 +107,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'configureDistribution',
+        description:
+          'WSL\'s ConfigureDistribution (`wsl --manage ... --set-default-user`) and a rename: changes only the members sent (at least one).',
         tags: ['distributions'],
         summary: 'Rename, or set the default user, flags or default environment',
         params: DistroParams,
@@ -116,6 +124,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'unregisterDistribution',
+        description:
+          'WSL\'s UnregisterDistribution (`wsl --unregister`): terminates the distribution if it runs, then removes its registration and its files. 204, no body.',
         tags: ['distributions'],
         summary: 'Unregister: stop it if running and remove its files',
         params: DistroParams,
@@ -141,6 +151,11 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: {
             description: 'The archive',
+            headers: {
+              'Content-Disposition': Type.String({
+                description: '`attachment; filename="<name>.<format>"`: the file a browser or `curl -OJ` saves it as',
+              }),
+            },
             content: Object.fromEntries(Object.values(EXPORT_MEDIA_TYPES).map((type) => [type, { schema: ArchiveBody }])),
           },
           ...problemResponses(404, 409),
@@ -163,6 +178,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'moveDistribution',
+        description:
+          'WSL\'s MoveDistribution (`wsl --manage --move`): moves the distribution\'s files to another host folder the caller may write; it must be stopped (409 WSL_E_DISTRO_NOT_STOPPED).',
         tags: ['distributions'],
         summary: 'Move the files to another host folder',
         params: DistroParams,
@@ -178,6 +195,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getDefaultDistribution',
+        description:
+          'WSL\'s GetDefaultDistribution: the distribution `@default` and a bare `lxss` use (404 WSL_E_DEFAULT_DISTRO_NOT_FOUND when there is none).',
         tags: ['distributions'],
         summary: "The caller's default distribution",
         response: { 200: ref(DistributionSchema, 'Your default distribution'), ...problemResponses(404) },
@@ -191,6 +210,8 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'setDefaultDistribution',
+        description:
+          'WSL\'s SetDefaultDistribution (`wsl -s`): makes a distribution, by id or name, the caller\'s default.',
         tags: ['distributions'],
         summary: 'Make a distribution the default',
         body: ref(SetDefaultBody),

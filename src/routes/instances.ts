@@ -16,6 +16,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'startInstance',
+        description:
+          'Starts the distribution (and the caller\'s VM when it is not running), as WSL does on first use: 201 when it started, 200 when it was running already, with the instance either way.',
         tags: ['instances'],
         summary: 'Start the distribution (and the VM); 200 when it was running already',
         params: DistroParams,
@@ -34,6 +36,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getInstance',
+        description:
+          'The running instance of a distribution: its PID 1, start time, process count and hostname; 404 LXSSD_E_NOT_RUNNING when it is stopped.',
         tags: ['instances'],
         summary: 'The running instance of a distribution (404 LXSSD_E_NOT_RUNNING when stopped)',
         params: DistroParams,
@@ -51,6 +55,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'terminateInstance',
+        description:
+          'WSL\'s TerminateDistribution (`wsl -t`): every process of the distribution ends and its namespaces go. Fine when it is not running. 204, no body.',
         tags: ['instances'],
         summary: 'Terminate the distribution: every process of it ends (fine when it is not running)',
         params: DistroParams,
@@ -69,6 +75,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getVm',
+        description:
+          'The caller\'s VM (the holder of the user namespace, WSL\'s utility VM): whether it runs, since when, its instances, and its limits and their use.',
         tags: ['instances'],
         summary: "The caller's VM: state, start time, instances",
         response: { 200: ref(VmSchema, 'Your VM, running or stopped'), ...problemResponses() },
@@ -82,6 +90,8 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'shutdown',
+        description:
+          'WSL\'s Shutdown (`wsl --shutdown`) for the caller\'s session only: every instance is terminated and the VM stopped; other users\' sessions are untouched. 204, no body.',
         tags: ['instances'],
         summary: "Terminate every instance and the VM of the caller's session (no other user's)",
         response: { 204: Type.Null({ description: 'Shut down' }), ...problemResponses() },

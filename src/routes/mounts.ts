@@ -19,6 +19,8 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listMounts',
+        description:
+          'The host folders shared into the running distribution: the automounts of the service configuration and those added through the API.',
         tags: ['instances'],
         summary: 'Host folders shared into the running distribution',
         params: DistroParams,
@@ -36,6 +38,8 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'addMount',
+        description:
+          'Binds a host folder the caller may read into the running distribution at `target`, read-only if asked; gone when the distribution stops.',
         tags: ['instances'],
         summary: 'Bind a host folder the caller may read into the running distribution',
         params: DistroParams,
@@ -55,6 +59,8 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'removeMount',
+        description:
+          'Unbinds a folder shared into the running distribution (named by `target`). 204, no body.',
         tags: ['instances'],
         summary: 'Unbind a shared folder',
         params: DistroParams,

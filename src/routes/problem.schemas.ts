@@ -50,6 +50,22 @@ const DESCRIPTIONS: Record<number, string> = {
   507: 'The disk is full',
 };
 
+const RETRY_AFTER = {
+  'Retry-After': Type.Integer({
+    minimum: 0,
+    description: 'seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait',
+  }),
+};
+
+/** The headers an error response carries. */
+const HEADERS: Record<number, Record<string, TSchema>> = {
+  401: {
+    'WWW-Authenticate': Type.String({ description: '`Bearer realm="lxssd"`: send a token' }),
+  },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER,
+};
+
 /**
  * The error responses a route can give, each as problem+json; 401, 403, 429, 500 and 503 (out of descriptors or
  * memory, a connection cap, shutting down, a damaged state file) are always possible.
@@ -60,6 +76,7 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
   for (const status of [...all].sort()) {
     responses[status] = {
       description: DESCRIPTIONS[status] ?? 'Error',
+      ...(HEADERS[status] ? { headers: HEADERS[status] } : {}),
       content: { 'application/problem+json': { schema: ref(ProblemSchema) } },
     } as unknown as TSchema;
   }

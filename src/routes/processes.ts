@@ -1,7 +1,7 @@
 // Processes as resources: create (CreateLxProcess), list, read, signal, resize, forget; and `run` for curl.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { signalNumber } from '../core/processes.js';
@@ -38,7 +38,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description: START_MODES_DESCRIPTION,
         params: DistroParams,
         body: ref(CreateProcessBody),
-        response: { 201: ref(ProcessSchema, 'Started (or, exit code 125/126/127, could not be): Location names the process'), ...problemResponses(400, 404, 409, 503) },
+        response: { 201: ref(ProcessSchema, 'Started (or, exit code 125/126/127, could not be): Location names the process', LOCATION_HEADER), ...problemResponses(400, 404, 409, 503) },
       },
     },
     async (request, reply) => {
@@ -52,6 +52,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listDistributionProcesses',
+        description:
+          'The caller\'s processes in one distribution, running and recently exited, oldest first, a page at a time, argv summarised (GET /v1/processes/{id} has all of it).',
         tags: ['processes'],
         summary: "The caller's processes in one distribution, oldest first, a page at a time (argv summarised)",
         params: DistroParams,
@@ -71,6 +73,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listProcesses',
+        description:
+          'The caller\'s processes in every distribution, running and recently exited, oldest first, a page at a time, argv summarised.',
         tags: ['processes'],
         summary: "The caller's processes, running and recently exited, oldest first, a page at a time (argv summarised)",
         querystring: PageQuery,
@@ -88,6 +92,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getProcess',
+        description:
+          'One process of the caller\'s: its state, exit code and signal once it exited, its times, and all of its argv.',
         tags: ['processes'],
         summary: 'One process: state, exit code, signal, times, and all of its argv',
         params: ProcessParams,
@@ -102,6 +108,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'signalProcess',
+        description:
+          'Sends a signal, by name or number, to the process. 204, no body; 409 E_ILLEGAL_STATE_CHANGE when it has exited.',
         tags: ['processes'],
         summary: 'Send a signal (to the process group of a terminal session)',
         params: ProcessParams,
@@ -121,6 +129,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'resizeProcess',
+        description:
+          'Resizes the terminal of a process started with `tty` (the process gets SIGWINCH), as WSL\'s ResizeConsole; 409 LXSSD_E_NOT_A_TERMINAL for a process with pipes. 204, no body.',
         tags: ['processes'],
         summary: 'Resize the terminal of a tty process (409 for a process with pipes)',
         params: ProcessParams,
@@ -139,6 +149,8 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'deleteProcess',
+        description:
+          'Kills the process (SIGKILL) if it is running and forgets it: its id is a 404 afterwards. 204, no body.',
         tags: ['processes'],
         summary: 'Kill it if it runs, then forget it',
         params: ProcessParams,

@@ -14,6 +14,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'getSession',
+        description:
+          'Who the service takes the caller to be: the SID (from the kernel on the local socket, from the token over TCP), the host account, how the caller was proven, whether it is an administrator, and what the user\'s VM lacks (`warnings`).',
         tags: ['sessions'],
         summary: "The caller's session: who lxssd thinks you are",
         response: { 200: ref(CallerSessionSchema, 'Your session'), ...problemResponses() },
@@ -37,6 +39,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listSessions',
+        description:
+          'Every user session the service holds (root only; 403 for anyone else), oldest first, a page at a time (`limit`, `after`).',
         tags: ['sessions'],
         summary: 'Every user session (root only), oldest first, a page at a time',
         querystring: PageQuery,

@@ -1,7 +1,7 @@
 // /v1/tokens: mint (local socket only), list and revoke the caller's SID tokens.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf } from './caller.js';
 import { pageByKey } from './paging.js';
@@ -18,10 +18,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       schema: {
         operationId: 'mintToken',
+        description:
+          'Mints a bearer token for TCP callers (WSL has none: its callers are proven by COM). Only on the local socket, where the kernel proves the caller; root may mint for another SID. The secret is in this answer only: the service keeps a hash.',
         tags: ['tokens'],
         summary: 'Mint a SID token for the caller (local socket only, root included; root may mint for another SID)',
         body: ref(MintTokenBody),
-        response: { 201: ref(MintedTokenSchema, 'Minted: the secret is in this answer only'), ...problemResponses(400, 409, 507) },
+        response: { 201: ref(MintedTokenSchema, 'Minted: the secret is in this answer only; Location names the token', LOCATION_HEADER), ...problemResponses(400, 409, 507) },
       },
     },
     async (request, reply) => {
@@ -35,6 +37,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'listTokens',
+        description:
+          'The caller\'s tokens, oldest first, a page at a time, never their secrets; root may name another SID or `*` for everyone\'s.',
         tags: ['tokens'],
         summary: "List the caller's tokens (never their secrets), oldest first, a page at a time; root may list another SID's or everyone's",
         querystring: TokenListQuery,
@@ -53,6 +57,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         operationId: 'revokeToken',
+        description:
+          'Revokes a token at once: it is refused from the next request, and WebSockets and event streams opened with it are closed. A caller revokes its own; root anyone\'s. 204, no body.',
         tags: ['tokens'],
         summary: 'Revoke one of the caller’s tokens (root: anyone’s); streams opened with it are closed',
         params: TokenIdParams,

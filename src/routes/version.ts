@@ -26,6 +26,8 @@ export const versionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { public: true },
       schema: {
         operationId: 'getVersion',
+        description:
+          'What this server is and offers (WSL\'s GetVersion): its release, `apiVersion` (v1), the platform and the backend that runs distributions, and the capabilities a client may test for. Public: no token needed.',
         tags: ['service'],
         summary: 'Version, platform, backend and capabilities',
         security: [],
