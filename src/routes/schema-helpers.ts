@@ -1,7 +1,7 @@
 // Helpers that make the route schemas a client contract: named components referred to by `$ref`, and string
 // unions written as one `enum` (what generators turn into a string union type) rather than an anyOf of constants.
 
-import { Type, type SchemaOptions, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type SchemaOptions, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 
 /**
  * A `$ref` to a schema registered with app.addSchema (it must have an `$id`; see COMPONENT_SCHEMAS), typed as the
@@ -26,5 +26,10 @@ type Literals<T extends readonly string[]> = { -readonly [K in keyof T]: TLitera
  * the allowed values"). Typed as the union of literals it replaces, which the route type provider understands.
  */
 export function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions = {}): TUnion<Literals<T>> {
-  return { ...options, type: 'string', enum: [...values] } as unknown as TUnion<Literals<T>>;
+  return Type.Unsafe({ ...options, [Kind]: 'StringEnum', type: 'string', enum: [...values] }) as unknown as TUnion<Literals<T>>;
+}
+
+// TypeBox's own checks (Value.Check, as in test/helpers/schema.ts) know the kind too; JSON never shows it.
+if (!TypeRegistry.Has('StringEnum')) {
+  TypeRegistry.Set<{ enum: string[] }>('StringEnum', (schema, value) => typeof value === 'string' && schema.enum.includes(value));
 }
