@@ -12,7 +12,7 @@ import {
   PatchDistributionBody,
   SetDefaultBody,
 } from './distributions.schemas.js';
-import { EventSchema } from './events.schemas.js';
+import { EVENT_VARIANTS, EventSchema } from './events.schemas.js';
 import { InstanceSchema, VmResourcesSchema, VmSchema } from './instances.schemas.js';
 import { CreateShareBody, ShareListSchema, ShareSchema } from './mounts.schemas.js';
 import { ErrorCodeSchema, ProblemSchema } from './problem.schemas.js';
@@ -60,5 +60,6 @@ export const COMPONENT_SCHEMAS: readonly TSchema[] = [
   ResizeBody,
   RunBody,
   RunResultSchema,
+  ...EVENT_VARIANTS,
   EventSchema,
 ];
