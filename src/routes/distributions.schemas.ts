@@ -1,8 +1,8 @@
 // Wire types of /v1/distributions and /v1/default-distribution.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { ref, StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
+import { ref, StringEnum } from './schema-helpers.js';
 
 export const DistributionNameSchema = Type.String({
   pattern: '^[a-zA-Z0-9._-]{1,256}$',

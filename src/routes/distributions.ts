@@ -2,7 +2,6 @@
 // caller's distributions; /v1/default-distribution.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import type { Readable } from 'node:stream';
 import { LxssError } from '../core/errors.js';
@@ -22,6 +21,7 @@ import {
 } from './distributions.schemas.js';
 import { PageQuery, pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 
 const EXPORT_MEDIA_TYPES = { tar: 'application/x-tar', 'tar.gz': 'application/gzip', 'tar.xz': 'application/x-xz' };
 

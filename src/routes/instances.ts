@@ -1,12 +1,12 @@
 // /v1/distributions/{distro}/instance (start, look, terminate), /v1/vm and /v1/shutdown.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf, distributionsOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
 import { InstanceSchema, VmSchema } from './instances.schemas.js';
 import { problemResponses } from './problem.schemas.js';
+import { ref } from './schema-helpers.js';
 
 export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const instancesOf = (request: Parameters<typeof callerOf>[0]) => app.lxss.sessionOf(callerOf(request)).instances();

@@ -1,12 +1,12 @@
 // /v1/distributions/{distro}/mounts: host folders bound into a running distribution (WSL's drvfs shares).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf, distributionsOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
 import { CreateShareBody, ShareListSchema, ShareSchema, ShareTargetQuery } from './mounts.schemas.js';
 import { problemResponses } from './problem.schemas.js';
+import { ref } from './schema-helpers.js';
 
 export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const resolve = async (request: Parameters<typeof callerOf>[0], distro: string) => {

@@ -1,9 +1,9 @@
 // Wire types of processes: /v1/distributions/{distro}/processes, /v1/processes[/{id}], run.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { ref, StringEnum } from './schema-helpers.js';
 import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from '../core/process-limits.js';
 import { NextCursor } from './paging.js';
+import { ref, StringEnum } from './schema-helpers.js';
 
 // A process's strings reach execve as C strings: a NUL would cut them short.
 const LAUNCH_LIMIT =

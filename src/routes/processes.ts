@@ -1,7 +1,6 @@
 // Processes as resources: create (CreateLxProcess), list, read, signal, resize, forget; and `run` for curl.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { signalNumber } from '../core/processes.js';
@@ -24,6 +23,7 @@ import {
   START_MODES_DESCRIPTION,
 } from './processes.schemas.js';
 import { runAnswer } from './run-answer.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 
 export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const processesOf = (request: FastifyRequest) => app.lxss.sessionOf(callerOf(request)).processes();

@@ -1,8 +1,8 @@
 // Wire types of /v1/session and /v1/sessions.
 
 import { Type } from '@sinclair/typebox';
-import { ref, StringEnum } from './schema-helpers.js';
 import { NextCursor } from './paging.js';
+import { ref, StringEnum } from './schema-helpers.js';
 import { SidSchema } from './tokens.schemas.js';
 
 /** Sentences for the user about what their VM lacks or would be refused for; empty when all is well. */

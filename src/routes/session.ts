@@ -1,11 +1,11 @@
 // /v1/session (the caller's) and /v1/sessions (all; root only).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
 import { isAdministrator } from '../core/identity.js';
 import { callerOf } from './caller.js';
 import { PageQuery, pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
+import { ref } from './schema-helpers.js';
 import { CallerSessionSchema, SessionListSchema } from './session.schemas.js';
 
 export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,11 +1,11 @@
 // /v1/tokens: mint (local socket only), list and revoke the caller's SID tokens.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import { Type } from '@sinclair/typebox';
 import { callerOf } from './caller.js';
 import { pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
+import { LOCATION_HEADER, ref } from './schema-helpers.js';
 import { MintedTokenSchema, MintTokenBody, TokenIdParams, TokenListQuery, TokenListSchema } from './tokens.schemas.js';
 
 export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {

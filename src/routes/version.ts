@@ -1,9 +1,9 @@
 // /v1/version: public, so clients can check compatibility before they hold a token.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ref } from './schema-helpers.js';
 import { LXSSD_VERSION } from '../version.js';
 import { publicProblemResponses } from './problem.schemas.js';
+import { ref } from './schema-helpers.js';
 import { VersionSchema } from './version.schemas.js';
 
 /** What this build of the API offers; grows as resources land. */
