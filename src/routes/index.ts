@@ -17,7 +17,7 @@ import { versionRoutes } from './version.js';
 const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes, stdioHttpRoutes, eventRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
-  app.addHook('onRoute', (route) => declareInputProblems(route.schema));
+  app.addHook('onRoute', (route) => declareInputProblems(route.schema, route.method));
   await authenticate(app, options);
   for (const routes of ROUTES) await app.register(routes);
 };

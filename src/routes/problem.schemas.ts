@@ -84,15 +84,27 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
 }
 
 /**
- * Declares the input errors a route's schema makes possible, so the document cannot forget them: 400 when
- * anything is validated, 408, 413 and 415 when a body is read. Runs for every route as it is added.
+ * Methods whose request body Fastify parses even when the route takes none, refusing one it cannot parse (400)
+ * or whose type it has no parser for (415). A DELETE with a body is refused as a 400 LXSSD_E_BAD_REQUEST.
  */
-export function declareInputProblems(schema: { params?: unknown; querystring?: unknown; body?: unknown; response?: unknown } | undefined): void {
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Declares the input errors a route's schema makes possible, so the document cannot forget them: 400 when
+ * anything is validated, 408, 413 and 415 when a body is read; for a POST, PUT or PATCH that takes no body, the
+ * 400 (malformed JSON) and 415 (another type) of a body sent anyway. Runs for every route as it is added.
+ */
+export function declareInputProblems(
+  schema: { params?: unknown; querystring?: unknown; body?: unknown; response?: unknown } | undefined,
+  method: string | string[] = 'GET',
+): void {
   if (schema?.response === undefined) return;
   const response = schema.response as Record<number, TSchema>;
+  const bodiless = !schema.body && [method].flat().some((m) => BODY_METHODS.has(m.toUpperCase()));
   const statuses = [
-    ...(schema.params || schema.querystring || schema.body ? [400] : []),
+    ...(schema.params || schema.querystring || schema.body || bodiless ? [400] : []),
     ...(schema.body ? [408, 413, 415] : []),
+    ...(bodiless ? [415] : []),
     // The router refuses a path parameter longer than it takes (3,072 characters, past any valid one).
     ...(schema.params ? [414] : []),
   ].filter((status) => response[status] === undefined);

@@ -4,8 +4,25 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { startServer } from '../helpers/server.js';
+
+/** A request with a raw body on the local socket: its status and problem code. */
+function sendRaw(socketPath: string, method: string, path: string, type: string, body: string): Promise<{ status: number; code?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, method, path, headers: { host: 'localhost', 'content-type': type } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, code: text.startsWith('{') ? (JSON.parse(text) as { code?: string }).code : undefined });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const committedPath = new URL('../../../openapi/openapi.json', import.meta.url);
 
@@ -47,6 +64,36 @@ describe('GET /openapi.json', () => {
         }
       }
     }
+  });
+
+  it('declares the 400 and 415 of a bodiless POST, PUT or PATCH (and the 400 of a DELETE), which the server does send for a body it cannot take', async (t) => {
+    const server = await startServer(t);
+    const document = (await request(server.url).get('/openapi.json')).body;
+    type Operation = { requestBody?: unknown; responses: Record<string, unknown> };
+    let checked = 0;
+    for (const [path, item] of Object.entries<Record<string, Operation>>(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (!['post', 'put', 'patch', 'delete'].includes(method) || operation.requestBody) continue;
+        const where = `${method.toUpperCase()} ${path}`;
+        const id = path.startsWith('/v1/tokens/') ? '0123456789abcdef' : '00000000-0000-4000-8000-000000000000';
+        const url = path.replace('{distro}', 'NoSuchDistro').replace('{id}', id);
+        if (method === 'delete') {
+          // A DELETE with a body is refused before it is read.
+          const withBody = await sendRaw(server.socketPath, 'DELETE', url, 'text/plain', 'hello');
+          assert.deepEqual(withBody, { status: 400, code: 'LXSSD_E_BAD_REQUEST' }, `${where} with a body`);
+          assert.ok(operation.responses['400'], `${where} declares 400`);
+          continue;
+        }
+        const unsupported = await sendRaw(server.socketPath, method.toUpperCase(), url, 'text/plain', 'hello');
+        assert.deepEqual(unsupported, { status: 415, code: 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE' }, `${where} with text/plain`);
+        const malformed = await sendRaw(server.socketPath, method.toUpperCase(), url, 'application/json', '{"');
+        assert.deepEqual(malformed, { status: 400, code: 'LXSSD_E_MALFORMED_JSON' }, `${where} with bad JSON`);
+        assert.ok(operation.responses['400'], `${where} declares 400`);
+        assert.ok(operation.responses['415'], `${where} declares 415`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 2, `bodiless POSTs checked: ${checked}`);
   });
 
   it('serves Swagger UI at /docs', async (t) => {
