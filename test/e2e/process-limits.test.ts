@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { limitLeaving } from '../helpers/proc.js';
 import { serve } from '../helpers/binary.js';
 import { usersWithBusybox } from '../helpers/distros.js';
 import { eventually } from '../helpers/eventually.js';
@@ -66,16 +67,6 @@ describe('process limits', () => {
     const setLimit = (files: number | string) => run('prlimit', [`--pid=${child.pid}`, `--nofile=${files}:`]);
     const { stdout: hard } = await run('prlimit', [`--pid=${child.pid}`, '--nofile', '--output=HARD', '--noheadings']);
     t.after(() => setLimit(hard.trim()).catch(() => undefined));
-    /** The limit under which exactly `room` descriptor numbers are free (new ones take the lowest free number). */
-    const limitLeaving = (open: number[], room: number) => {
-      const taken = new Set(open);
-      let free = 0;
-      for (let fd = 0; ; fd++) {
-        if (taken.has(fd)) continue;
-        if (free === room) return fd;
-        free++;
-      }
-    };
 
     // A launch makes three socket pairs: with room for none, one or two of them, it fails at the first, second
     // or third, and each time gives back what it had made.

@@ -41,17 +41,23 @@ async function rootsDebian(t: Parameters<typeof startServer>[0], socketPath: str
   assert.equal(opened.body.exitCode, 0, JSON.stringify(opened.body));
 }
 
+/** A server with root's busybox distribution `bb`, and a `run` there that must answer 200. */
+async function busyboxRunner(t: Parameters<typeof startServer>[0]) {
+  const server = await startServer(t);
+  const root = await ensureUser('root');
+  await importAs(root, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
+  const run = async (body: object): Promise<Run> => {
+    const answer = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', body);
+    assert.equal(answer.status, 200, `${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
+    return answer.body as Run;
+  };
+  return { server, root, run };
+}
+
 describe('the three ways to start a process', () => {
   it('starts the login shell with no argv and no commandLine, argv0 "-sh", and shows it in the process view', { timeout: 10 * 60_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
-    const server = await startServer(t);
-    const root = await ensureUser('root');
-    await importAs(root, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
-    const run = async (body: object) => {
-      const answer = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', body);
-      assert.equal(answer.status, 200, `${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
-      return answer.body as Run;
-    };
+    const { server, run } = await busyboxRunner(t);
     const view = async (id: string) => (await localRequest(server.socketPath, 'GET', `/v1/processes/${id}`)).body as ProcessView;
 
     // The shell reads its commands from stdin: its own /proc/self is the shell, so read $$'s.
@@ -143,14 +149,7 @@ describe('the three ways to start a process', () => {
 describe('cwd and the home', () => {
   it('takes ~ and ~/... for the user’s home; a cwd that does not exist is 125 with its reason', { timeout: 10 * 60_000 }, async (t) => {
     if (!isRoot) return t.skip('needs root for users and namespaces');
-    const server = await startServer(t);
-    const root = await ensureUser('root');
-    await importAs(root, server.socketPath, 'bb', await archive(t, await busyboxRootfsTar()));
-    const run = async (body: object) => {
-      const answer = await localRequest(server.socketPath, 'POST', '/v1/distributions/bb/run', body);
-      assert.equal(answer.status, 200, `${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
-      return answer.body as Run;
-    };
+    const { server, run } = await busyboxRunner(t);
     assert.equal((await run({ argv: ['pwd'], user: 'alice', cwd: '~' })).stdout, '/home/alice\n', '~ is the home');
     assert.equal((await run({ argv: ['pwd'], cwd: '~' })).stdout, '/root\n', "root's ~ is /root");
     assert.equal((await run({ argv: ['mkdir', '/home/alice/sub'], user: 'alice' })).exitCode, 0);

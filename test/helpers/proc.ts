@@ -29,3 +29,14 @@ export async function nsPids(pid: number): Promise<number[]> {
   const line = status.match(/^NSpid:\s+(.*)$/m)?.[1] ?? '';
   return line.split(/\s+/).filter(Boolean).map(Number);
 }
+
+/** The descriptor limit under which exactly `room` descriptor numbers are free (a new one takes the lowest free number). */
+export function limitLeaving(open: number[], room: number): number {
+  const taken = new Set(open);
+  let free = 0;
+  for (let fd = 0; ; fd++) {
+    if (taken.has(fd)) continue;
+    if (free === room) return fd;
+    free++;
+  }
+}

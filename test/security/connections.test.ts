@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { Agent, get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { limitLeaving } from '../helpers/proc.js';
 import { usersWithBusybox } from '../helpers/distros.js';
 import { eventually } from '../helpers/eventually.js';
 import { localRequest, type LocalResponse } from '../helpers/local-client.js';
@@ -23,16 +24,6 @@ async function openFds(pid: number): Promise<number[]> {
   return (await readdir(`/proc/${pid}/fd`)).map(Number);
 }
 
-/** The limit under which exactly `room` descriptor numbers are free (a new one takes the lowest free number). */
-function limitLeaving(open: number[], room: number): number {
-  const taken = new Set(open);
-  let free = 0;
-  for (let fd = 0; ; fd++) {
-    if (taken.has(fd)) continue;
-    if (free === room) return fd;
-    free++;
-  }
-}
 
 /** Sets the soft RLIMIT_NOFILE of `pid` (only the soft one: raising a hard limit again needs a capability). */
 function setSoftLimit(pid: number, files: number | string) {
