@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # busybox-static: the static tar that imports run inside a distribution's own root; debootstrap: the Debian
 # test distribution; uidmap: newuidmap/newgidmap; gcc + libc6-dev: the static native helpers; chromium: the
-# browser tests (test/browser, driven by playwright-core); curl and jq: the README's examples.
-PACKAGES=(busybox-static debootstrap xz-utils uidmap curl ca-certificates jq gcc libc6-dev chromium)
+# browser tests (test/browser, driven by playwright-core); curl and jq: the README's examples;
+# libopenapi-client-perl: Perl's OpenAPI::Client, the client driven only from openapi/openapi.json
+# (test/e2e/perl-client.test.ts).
+PACKAGES=(busybox-static debootstrap xz-utils uidmap curl ca-certificates jq gcc libc6-dev chromium libopenapi-client-perl)
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then

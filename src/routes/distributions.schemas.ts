@@ -82,7 +82,11 @@ export const ImportQuery = Type.Object(
 /** A streamed archive body or response: not JSON, never validated as a schema. */
 export const ArchiveBody = Type.String({ format: 'binary' });
 
-export const ARCHIVE_MEDIA_TYPES = ['application/x-tar', 'application/gzip', 'application/x-xz', 'application/octet-stream'];
+/**
+ * The import body's media types, octet-stream first: generators (openapi-typescript, OpenAPI::Client, ...) pick the
+ * first one, and any archive is a valid octet-stream (the extractor tells plain, gzip and xz apart by their bytes).
+ */
+export const ARCHIVE_MEDIA_TYPES = ['application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-xz'];
 
 export const PatchDistributionBody = Type.Object(
   {
