@@ -17,6 +17,7 @@ import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
 import bodyTimeouts from './routes/plugins/body-timeouts.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
+import asyncapi from './routes/plugins/asyncapi.js';
 import openapi from './routes/plugins/openapi.js';
 import problemDetails, {
   answerNodeErrors,
@@ -111,6 +112,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   await app.register(bodyTimeouts, { bodyTimeout: config.bodyTimeout, bodyIdleTimeout: config.bodyIdleTimeout });
   await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
+  await app.register(asyncapi);
   await app.register(v1Routes, {
     prefix: '/v1',
     localPeerOf: (socket) => localSocket.peerOf(socket),

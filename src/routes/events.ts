@@ -17,11 +17,13 @@ import { problemResponses } from './problem.schemas.js';
 import { holdStreamSlot } from './stream-slots.js';
 import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds, whenTokenEnds } from './token-lifetime.js';
-import { switchingProtocols } from './upgrade.schemas.js';
+import { asyncapiChannels, ASYNCAPI_DOCUMENT, switchingProtocols } from './upgrade.schemas.js';
 
 export const EVENTS_PROTOCOL = 'lxss.events.v1';
 /** WebSocket close code for a subscriber that fell too far behind (the reason carries `{"lastId":N}`). */
 export const CLOSE_TOO_SLOW = 4008;
+/** The AsyncAPI channel (openapi/asyncapi.yaml) of the protocol spoken here. */
+export const EVENTS_CHANNELS: Record<typeof EVENTS_PROTOCOL, string> = { [EVENTS_PROTOCOL]: 'events' };
 const MAX_BACKLOG_BYTES = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
 /** A slow SSE client gets its buffered events and then the end; one that never reads is cut off after this. */
@@ -153,7 +155,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'newest event. Ids increase by one within the session and restart with the service; events no longer ' +
         'kept come out as one `events-lost` item, never silently. A WebSocket subscriber more than 1 MiB ' +
         `behind is closed with code ${CLOSE_TOO_SLOW} and reason {"lastId":N}; an SSE one gets the end of the ` +
-        'stream: resume after the last id you saw.',
+        'stream: resume after the last id you saw. ' +
+        `The WebSocket's frames and close codes are described in the AsyncAPI document at ${ASYNCAPI_DOCUMENT} (channel \`events\`).`,
+      ...asyncapiChannels(EVENTS_CHANNELS),
       querystring: EventsQuery,
       response: {
         ...switchingProtocols(`the event stream (${EVENTS_PROTOCOL})`),

@@ -32,12 +32,19 @@ import { ProcessParams, SignalBody, TerminalSize } from './processes.schemas.js'
 import { holdStreamSlot } from './stream-slots.js';
 import { pickSubprotocol } from './subprotocols.js';
 import { closeWhenTokenEnds } from './token-lifetime.js';
-import { switchingProtocols } from './upgrade.schemas.js';
+import { asyncapiChannels, ASYNCAPI_DOCUMENT, switchingProtocols } from './upgrade.schemas.js';
 
 export const STDIO_PROTOCOL = 'lxss.stdio.v1';
 export const TTY_PROTOCOL = 'lxss.tty.v1';
 /** What this endpoint speaks; a client offering several gets the first of its own list that is here. */
-const SPOKEN = [STDIO_PROTOCOL, TTY_PROTOCOL, K8S_V5_PROTOCOL, K8S_V4_PROTOCOL] as const;
+export const SPOKEN = [STDIO_PROTOCOL, TTY_PROTOCOL, K8S_V5_PROTOCOL, K8S_V4_PROTOCOL] as const;
+/** The AsyncAPI channel (openapi/asyncapi.yaml) of each protocol spoken here. */
+export const STDIO_CHANNELS: Record<(typeof SPOKEN)[number], string> = {
+  [STDIO_PROTOCOL]: 'stdio',
+  [TTY_PROTOCOL]: 'tty',
+  [K8S_V5_PROTOCOL]: 'k8sV5',
+  [K8S_V4_PROTOCOL]: 'k8sV4',
+};
 /** How a socket's frames are read and written: one per protocol (the k8s ones by their name). */
 type Mode = 'stdio' | 'tty' | K8sProtocol;
 /** Close code for a frame that breaks the protocol (RFC 6455: data inconsistent with the message type). */
@@ -210,7 +217,9 @@ export const stdioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'streams are ready. Output from before you attach comes first. ' +
         'A browser may add the subprotocol lxss.token.<token>. A plain GET answers 426. A frame the protocol does not ' +
         'allow closes the socket with 1007 and a JSON reason {code, detail}; the process is untouched. One client ' +
-        `at a time writes stdin: stdin from another, or to a process without stdin, closes with ${STDIN_REFUSED}.`,
+        `at a time writes stdin: stdin from another, or to a process without stdin, closes with ${STDIN_REFUSED}. ` +
+        `Every frame of each subprotocol is described in the AsyncAPI document at ${ASYNCAPI_DOCUMENT} (\`x-asyncapi\` names the channel of each).`,
+      ...asyncapiChannels(STDIO_CHANNELS),
       params: ProcessParams,
       response: { ...switchingProtocols(`the process's stdio (${SPOKEN.join(', ')})`), ...problemResponses(400, 404, 409, 426) },
     },
