@@ -31,6 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 npm ci --no-audit --no-fund
+# The client generator (openapi-typescript and the TypeScript 5 it needs), apart: see scripts/generate-client.sh.
+npm ci --prefix tools/client-gen --no-audit --no-fund
 
 # The commands on the PATH (symlinks into this checkout; see the script), for root and every other user.
 bash scripts/link-bins.sh

@@ -872,7 +872,7 @@ export interface components {
             /** @description a host folder the caller may read */
             hostPath: string;
             /** @default false */
-            readOnly: boolean;
+            readOnly?: boolean;
             /** @description an absolute path inside the distribution, without `..` */
             target: string;
         };
@@ -1057,7 +1057,7 @@ export interface components {
              * @description bytes of output kept per stream; the rest is read and dropped. A run reserves 2 × this of the maxRunOutputBytes all your runs in progress may hold (default 256 MiB): past it a 503 LXSSD_E_OUT_OF_RESOURCES
              * @default 1048576
              */
-            maxOutputBytes: number;
+            maxOutputBytes?: number;
             /**
              * @description wsl’s --shell-type. `login`: the user’s shell as a login shell (argv[0] `-bash`), the default without argv and commandLine; `standard`: the shell as is, not a login shell, the default with commandLine; `none`: argv is exec’d directly, the default with argv (which it requires). A login or standard shell with argv, argv with commandLine, or none without argv is a 400 E_INVALIDARG: one way to start per request
              * @enum {string}
@@ -1069,7 +1069,7 @@ export interface components {
              * @description the service's own deadline: the program is killed (SIGKILL) and the answer comes with the output so far, even when the distribution does not answer (then after up to 1000 ms more, with `error` saying the kill is unconfirmed; a process not even started by then is a 504 LXSSD_E_TIMEOUT)
              * @default 60000
              */
-            timeoutMs: number;
+            timeoutMs?: number;
             uid?: number;
             /** @description a user of the distribution’s /etc/passwd */
             user?: string;

@@ -14,6 +14,8 @@ const BINARY = ts.factory.createUnionTypeNode(
 const document = JSON.parse(await readFile(process.argv[2], 'utf8'));
 const ast = await openapiTS(document, {
   alphabetize: true,
+  // A property with a default is optional in a request: the server fills it in.
+  defaultNonNullable: false,
   rootTypes: true,
   transform(schema) {
     if (schema.format === 'binary') return BINARY;
