@@ -39,7 +39,7 @@ export interface paths {
         put?: never;
         /**
          * Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body
-         * @description WSL's RegisterDistribution (`wsl --import`): the body is a root filesystem tar, plain, gzip or xz, streamed (send `application/octet-stream`, the archive's type, or no Content-Type as `curl -T` and OpenAPI::Client do), unpacked into `location` (default under the service's state folder) as the caller's user namespace sees it. 201 with the distribution and Location; `warnings` lists what could not be imported as the archive said.
+         * @description WSL's RegisterDistribution (`wsl --import`): the body is a root filesystem tar, plain, gzip or xz, streamed (send `application/octet-stream` or the archive's type; a body without one is refused with 415 before it is read), unpacked into `location` (default under the service's state folder) as the caller's user namespace sees it. 201 with the distribution and Location; `warnings` lists what could not be imported as the archive said.
          */
         post: operations["importDistribution"];
         delete?: never;

@@ -35,7 +35,7 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'importDistribution',
         description:
-          'WSL\'s RegisterDistribution (`wsl --import`): the body is a root filesystem tar, plain, gzip or xz, streamed (send `application/octet-stream`, the archive\'s type, or no Content-Type as `curl -T` and OpenAPI::Client do), unpacked into `location` (default under the service\'s state folder) as the caller\'s user namespace sees it. 201 with the distribution and Location; `warnings` lists what could not be imported as the archive said.',
+          'WSL\'s RegisterDistribution (`wsl --import`): the body is a root filesystem tar, plain, gzip or xz, streamed (send `application/octet-stream` or the archive\'s type; a body without one is refused with 415 before it is read), unpacked into `location` (default under the service\'s state folder) as the caller\'s user namespace sees it. 201 with the distribution and Location; `warnings` lists what could not be imported as the archive said.',
         tags: ['distributions'],
         summary: 'Register a distribution from a root filesystem tar (plain, gzip or xz) sent as the body',
         querystring: ImportQuery,
@@ -47,11 +47,6 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Refused before the archive was read: close the connection rather than read gigabytes for nothing.
       onError: async (request, reply) => {
         if (!request.raw.readableEnded) reply.header('connection', 'close');
-      },
-      // Bytes without a type are an archive all the same (RFC 9110 §8.3: a recipient may take them as
-      // application/octet-stream), as `curl -T` and OpenAPI::Client send them.
-      onRequest: async (request) => {
-        if (request.headers['content-type'] === undefined) request.raw.headers['content-type'] = ARCHIVE_MEDIA_TYPES[0];
       },
       preValidation: async (request) => {
         const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
