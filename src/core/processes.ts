@@ -564,7 +564,7 @@ export class Processes {
         creating.then((late) => late.hv?.kill(9).catch(() => undefined), () => undefined);
         throw new LxssError(
           'LXSSD_E_TIMEOUT',
-          `the process was not started within timeoutMs (${timeoutMs} ms): the distribution is not answering`,
+          `the process was not started within timeoutMs (${timeoutMs} ms): the distribution was still starting or is not answering`,
         );
       }
       const started = entry;

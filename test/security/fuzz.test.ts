@@ -417,7 +417,9 @@ describe('fuzzing the API from openapi/openapi.json', () => {
         counts.byIntent[sent.intent === 'valid' ? 'valid' : 'invalid'] += 1;
         const what = `${sent.transport} ${sent.method} ${sent.url} [${sent.intent}] body ${sent.body?.subarray(0, 300).toString() ?? '-'} → ${received.status} ${received.text.slice(0, 400)}`;
         const problems: string[] = [];
-        if (received.status >= 500) problems.push('a 5xx');
+        // A run whose tiny timeoutMs passed before its instance had even started is a documented 504, not a fault.
+        const runTimedOut = received.status === 504 && op.key.includes('/run') && /LXSSD_E_TIMEOUT/.test(received.text);
+        if (received.status >= 500 && !runTimedOut) problems.push('a 5xx');
         const documented = op.responses[String(received.status)];
         if (!documented) problems.push(`status ${received.status} is not documented for ${op.key} (${Object.keys(op.responses).join(', ')})`);
         if (received.contentType === 'application/json' || received.contentType === 'application/problem+json') {

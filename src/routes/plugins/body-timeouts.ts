@@ -63,18 +63,21 @@ async function bodyTimeouts(app: FastifyInstance, options: BodyTimeoutOptions): 
       if (!entry.request.destroyed) entry.request.destroy(new Error(`request body timed out: ${detail}`));
     };
     if (!socket.destroyed) {
-      // The response has not begun (the body is still being read): say why, then close. Destroying the request
-      // destroys its socket at once, so that waits until the answer is written (or 1 s at most): under load the
-      // write may still be queued, and the client would see a bare close.
+      // The response has not begun (the body is still being read): say why, half-close, and go on reading until
+      // the client closes its side too (or 1 s) — a lingering close. Destroying the connection at once loses the
+      // answer for a client still sending: its next write fails before it has read (a Unix socket), or the
+      // unread bytes make TCP send a reset that discards it.
       const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      const answer = !response?.headersSent && socket.writable;
-      if (answer) socket.write(timeoutResponse(detail), abort);
-      socket.destroySoon();
-      setTimeout(() => {
-        abort();
-        socket.destroy();
-      }, 1000).unref();
-      if (answer) return;
+      if (!response?.headersSent && socket.writable) {
+        socket.write(timeoutResponse(detail));
+        socket.end();
+        socket.once('close', abort);
+        setTimeout(() => {
+          abort();
+          socket.destroy();
+        }, 1000).unref();
+        return;
+      }
     }
     abort();
   };
