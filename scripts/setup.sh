@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # browser tests (test/browser, driven by playwright-core); curl and jq: the README's examples;
 # libopenapi-client-perl: Perl's OpenAPI::Client, the client driven only from openapi/openapi.json
 # (test/e2e/perl-client.test.ts).
-PACKAGES=(busybox-static debootstrap xz-utils uidmap curl ca-certificates jq gcc libc6-dev chromium libopenapi-client-perl tmux)
+PACKAGES=(busybox-static debootstrap xz-utils uidmap curl ca-certificates jq gcc libc6-dev chromium libopenapi-client-perl tmux zsh)
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then

@@ -77,17 +77,27 @@ export async function execute(connection: Connection, options: ExecOptions): Pro
   const stdin = process.stdin;
   const interactive = stdin.isTTY === true;
   const size = interactive ? terminalSize(process.stdout.isTTY ? process.stdout : process.stderr) : undefined;
-  const created = await connection.client.api.POST('/v1/distributions/{distro}/processes', {
-    params: { path: { distro: options.distro } },
-    body: createBody(options, size),
-  });
-  if (!created.data) throw failureFromAnswer(created.response.status, created.error);
-  const processId = created.data.id;
-
-  const target = connection.webSocket(`/v1/processes/${encodeURIComponent(processId)}/stdio`, 'lxss.stdio.v1');
-  const socket = new WebSocket(target.url, target.protocols, { ...target.options, perMessageDeflate: false });
-  let terminal: RawTerminal | undefined;
+  // Signals are taken from the start, so one that comes while the process is being created or attached is
+  // passed on once the socket is open, not lost (nor left to kill lxss and orphan the process).
+  const control: Control = { socket: undefined, queued: [] };
   const cleanups: Array<() => void> = [];
+  let terminal: RawTerminal | undefined;
+  forwardSignals(control, interactive, cleanups, () => terminal?.restore());
+  let processId: string;
+  let socket: WebSocket;
+  try {
+    const created = await connection.client.api.POST('/v1/distributions/{distro}/processes', {
+      params: { path: { distro: options.distro } },
+      body: createBody(options, size),
+    });
+    if (!created.data) throw failureFromAnswer(created.response.status, created.error);
+    processId = created.data.id;
+    const target = connection.webSocket(`/v1/processes/${encodeURIComponent(processId)}/stdio`, 'lxss.stdio.v1');
+    socket = new WebSocket(target.url, target.protocols, { ...target.options, perMessageDeflate: false });
+  } catch (error) {
+    for (const cleanup of cleanups) cleanup();
+    throw error;
+  }
 
   const status = await new Promise<ExitStatus | undefined>((resolve, reject) => {
     let exit: ExitStatus | undefined;
@@ -139,7 +149,8 @@ export async function execute(connection: Connection, options: ExecOptions): Pro
         cleanups.push(() => output.off('resize', onResize));
       }
       pumpStdin(socket, stdin, cleanups);
-      forwardSignals(socket, interactive, cleanups, () => terminal?.restore());
+      control.socket = socket;
+      for (const queued of control.queued.splice(0)) socket.send(queued);
     });
   }).finally(() => {
     for (const cleanup of cleanups) cleanup();
@@ -180,7 +191,14 @@ function pumpStdin(socket: WebSocket, stdin: NodeJS.ReadStream, cleanups: Array<
   });
 }
 
-function forwardSignals(socket: WebSocket, interactive: boolean, cleanups: Array<() => void>, restore: () => void): void {
+interface Control {
+  /** set once the stdio socket is open */
+  socket: WebSocket | undefined;
+  /** frames (signals) that came before it was */
+  queued: Buffer[];
+}
+
+function forwardSignals(control: Control, interactive: boolean, cleanups: Array<() => void>, restore: () => void): void {
   const counts = new Map<string, number>();
   for (const name of FORWARDED_SIGNALS) {
     // With a terminal, the keys that make signals are bytes to the pty; what still reaches lxss comes from
@@ -189,8 +207,11 @@ function forwardSignals(socket: WebSocket, interactive: boolean, cleanups: Array
     const handler = () => {
       const count = (counts.get(name) ?? 0) + 1;
       counts.set(name, count);
-      if (socket.readyState === WebSocket.OPEN) socket.send(frame(SIGNAL, JSON.stringify({ signal: name })));
-      if (count >= GIVE_UP_AFTER || socket.readyState !== WebSocket.OPEN) {
+      const signal = frame(SIGNAL, JSON.stringify({ signal: name }));
+      const { socket } = control;
+      if (!socket) control.queued.push(signal);
+      else if (socket.readyState === WebSocket.OPEN) socket.send(signal);
+      if (count >= GIVE_UP_AFTER || (socket && socket.readyState !== WebSocket.OPEN)) {
         restore();
         process.stderr.write(`lxss: ${name} ${count} times; no longer waiting for the process\n`);
         process.exit(128 + signalNumber(name));
