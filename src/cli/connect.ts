@@ -78,7 +78,7 @@ function parseHost(host: string, token: string | undefined): Endpoint {
   return { kind: 'tcp', url: url.origin, token };
 }
 
-export async function findServer(env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
+export async function findServer(env: NodeJS.ProcessEnv): Promise<Connection> {
   const saved = await readSavedToken(savedTokenPath(env));
   const token = env.LXSS_TOKEN || undefined;
   if (env.LXSS_HOST) {

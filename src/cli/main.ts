@@ -119,7 +119,7 @@ function print(text: string): void {
 }
 
 async function withServer<T>(work: (connection: Connection) => Promise<T>): Promise<T> {
-  const connection = await findServer();
+  const connection = await findServer(process.env);
   try {
     return await work(connection);
   } finally {
@@ -275,7 +275,7 @@ async function runToken(argv: string[]): Promise<number> {
       } catch {
         throw usage(`--url is not a URL: ${options.url}`);
       }
-      const path = savedTokenPath();
+      const path = savedTokenPath(process.env);
       await writeSavedToken(path, { url: url.origin, token: secret });
       process.stderr.write(`lxss: token saved in ${path} for ${url.origin}\n`);
     });
@@ -283,7 +283,7 @@ async function runToken(argv: string[]): Promise<number> {
     .command('forget')
     .description('remove the saved token')
     .action(async () => {
-      const path = savedTokenPath();
+      const path = savedTokenPath(process.env);
       if (!(await forgetSavedToken(path))) {
         process.stderr.write(`lxss: no saved token (${path})\n`);
         result = 1;

@@ -10,7 +10,7 @@ export interface SavedToken {
   token: string;
 }
 
-export function savedTokenPath(env: NodeJS.ProcessEnv = process.env): string {
+export function savedTokenPath(env: NodeJS.ProcessEnv): string {
   const configHome = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), '.config');
   return join(configHome, 'lxss', 'token.json');
 }

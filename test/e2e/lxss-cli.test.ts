@@ -75,6 +75,12 @@ describe('lxss, the command line', { skip: !isRoot && 'needs root for namespaces
     const running = ok(await lxss(['-l', '--running', '-q'], env), 'list --running').stdout.toString();
     assert.equal(running, 'second\n');
 
+    ok(await lxss(['-s', 'second'], env), 'set-default');
+    assert.match(ok(await lxss(['-l'], env), 'list').stdout.toString(), /^second \(Default\)$/m);
+    assert.equal(ok(await lxss(['-e', 'cat', '/etc/hostname'], env), 'the default now').code, 0);
+    const second = json.find((d) => d.name === 'second') as unknown as { id: string };
+    assert.equal(ok(await lxss(['--distribution-id', second.id, '-e', 'echo', 'by id'], env), 'by id').stdout.toString(), 'by id\n');
+
     const refused = await lxss(['--import', 'first', join(dir, 'again'), tar], env);
     assert.equal(refused.code, 255);
     assert.match(refused.stderr, /^lxss: ERROR_ALREADY_EXISTS: .*first/m, 'the problem’s code and detail');
@@ -163,6 +169,11 @@ describe('lxss, the command line', { skip: !isRoot && 'needs root for namespaces
     ok(await lxss(['--manage', 'deb', '--set-default-user', 'root'], env), 'manage');
     const status = ok(await lxss(['--status'], env), 'status').stdout.toString();
     assert.match(status, /^Default Distribution: deb$/m);
+    ok(await lxss(['--manage', 'deb', '--move', join(dir, 'moved')], env), 'move');
+    assert.equal((await localRequest(server.socketPath, 'GET', '/v1/distributions/deb')).body.basePath, join(dir, 'moved'));
+    ok(await lxss(['-e', 'true'], env), 'start it again');
+    ok(await lxss(['--shutdown'], env), 'shutdown');
+    assert.equal((await localRequest(server.socketPath, 'GET', '/v1/vm')).body.state, 'Stopped', 'the VM is down');
     ok(await lxss(['--unregister', 'deb'], env), 'unregister');
     assert.equal(ok(await lxss(['-l', '--json'], env), 'list').stdout.toString().trim(), '[]');
     const gone = await lxss(['-d', 'deb', '-e', 'true'], env);
