@@ -49,12 +49,15 @@ export function connectTo(endpoint: Endpoint): Connection {
   };
 }
 
-/** Why an endpoint does not answer, or undefined when it does. */
+/**
+ * Why an endpoint does not answer, or undefined when it does. Any HTTP answer counts: a refused token is for
+ * the request itself to report, with the service's own reason.
+ */
 async function probe(connection: Connection): Promise<string | undefined> {
   try {
-    const { response } = await connection.client.api.GET('/v1/version', { signal: AbortSignal.timeout(5000) });
-    if (response.ok) return undefined;
-    return `answered ${response.status}`;
+    const { response } = await connection.client.api.GET('/v1/version', { signal: AbortSignal.timeout(5000), parseAs: 'stream' });
+    await response.body?.cancel();
+    return undefined;
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     return cause?.code ?? cause?.message ?? (error as Error).message;

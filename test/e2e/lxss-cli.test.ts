@@ -197,7 +197,7 @@ describe('lxss, the command line', { skip: !isRoot && 'needs root for namespaces
 
     const badToken = await lxss(['-l'], { LXSS_HOST: server.url, LXSS_TOKEN: 'lxss_nope', HOME: home });
     assert.equal(badToken.code, 255);
-    assert.match(badToken.stderr, /^lxss: /);
+    assert.match(badToken.stderr, /^lxss: ERROR_NOT_AUTHENTICATED: .*token/m, `the service’s own reason: ${badToken.stderr}`);
 
     const rootSocketThere = await stat('/run/lxssd/lxssd.sock').then(() => true, () => false);
     if (!rootSocketThere) {
