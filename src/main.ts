@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `lxssd` command: `serve` (the default) runs the service; `token` asks a running service for a token
-// over the local socket; `openapi` prints the API document. The only file that reads process.env.
+// over the local socket; `open` signs the browser dashboard in; `openapi` prints the API document. The only file that reads process.env.
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -16,7 +16,8 @@ import {
 } from './config.js';
 import { startListening } from './listen.js';
 import { buildServer } from './server.js';
-import { requestToken } from './token-command.js';
+import { spawn } from 'node:child_process';
+import { requestLoginUrl, requestToken } from './token-command.js';
 import { LXSSD_VERSION } from './version.js';
 
 const SETTINGS_NOTE = `Settings also come from the config file (INI; default ${defaultConfigPath(true, '~')} for root,
@@ -26,12 +27,13 @@ LXSSD_CONFIG; flags win over variables, variables over the file.`;
 const USAGE = `usage:
   lxssd [serve] [--listen HOST:PORT] [--socket PATH] [--state-dir DIR] [--config FILE] [--log-level LEVEL]
   lxssd token [--socket PATH] [--label TEXT] [--expires-in SECONDS]
+  lxssd open [--socket PATH] [--no-browser]
   lxssd openapi [--out FILE]
   lxssd --version | --help | COMMAND --help
 
 ${SETTINGS_NOTE}`;
 
-const COMMAND_USAGE: Readonly<Record<'serve' | 'token' | 'openapi', string>> = {
+const COMMAND_USAGE: Readonly<Record<'serve' | 'token' | 'open' | 'openapi', string>> = {
   serve: `usage: lxssd [serve] [--listen HOST:PORT] [--socket PATH] [--state-dir DIR] [--config FILE] [--log-level LEVEL]
 
 Runs the service, as root: HTTP on loopback TCP and on the local Unix socket, where callers need no token.
@@ -54,6 +56,15 @@ service who is asking), and prints it once on stdout. Send it as \`Authorization
   --label TEXT            a label to tell your tokens apart (default "lxssd token")
   --expires-in SECONDS    a lifetime; without it the token lasts until revoked
   -h, --help              this text`,
+  open: `usage: lxssd open [--socket PATH] [--no-browser]
+
+Signs the browser dashboard in: mints a one-time login code over the local socket and prints the dashboard's
+URL with the code in its fragment (http://127.0.0.1:7071/#login=...), or opens it with xdg-open when there is a
+display. The link works once, within 60 s; the page trades it for a dashboard token that lasts 12 hours.
+
+  --socket PATH    the service's socket (as for lxssd token)
+  --no-browser     only print the URL
+  -h, --help       this text`,
   openapi: `usage: lxssd openapi [--out FILE]
 
 Prints the service's OpenAPI document (what GET /openapi.json serves) without starting a service.
@@ -160,16 +171,37 @@ async function token(args: string[]): Promise<void> {
   if (expires !== undefined && !/^[1-9]\d*$/.test(expires)) {
     throw new ConfigError('--expires-in takes a number of seconds');
   }
-  const socketCandidates = values.socket
-    ? [values.socket]
-    : [process.env.LXSSD_SOCKET, defaultSocketPath(true, ''), defaultSocketPath(false, defaultStateDir(false, home))].filter(
-        (path): path is string => Boolean(path),
-      );
-  const secret = await requestToken(socketCandidates, {
+  const secret = await requestToken(socketCandidates(values.socket), {
     label: values.label,
     expiresInSeconds: expires === undefined ? undefined : Number(expires),
   });
   process.stdout.write(`${secret}\n`);
+}
+
+function socketCandidates(socket: string | undefined): string[] {
+  if (socket) return [socket];
+  return [process.env.LXSSD_SOCKET, defaultSocketPath(true, ''), defaultSocketPath(false, defaultStateDir(false, home))].filter(
+    (path): path is string => Boolean(path),
+  );
+}
+
+async function open(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { socket: { type: 'string' }, 'no-browser': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (helpAsked('open', values.help)) return;
+  const url = await requestLoginUrl(socketCandidates(values.socket));
+  process.stdout.write(`${url}\n`);
+  const display = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
+  if (display && !values['no-browser']) {
+    // Best effort: without xdg-open the printed URL is the way in.
+    const opener = spawn('xdg-open', [url], { detached: true, stdio: 'ignore' });
+    opener.on('error', () => undefined);
+    opener.unref();
+  } else {
+    process.stderr.write('lxssd: open that URL in a browser on this machine; it works once, within 60 s\n');
+  }
 }
 
 async function openapi(args: string[]): Promise<void> {
@@ -204,6 +236,8 @@ async function main(argv: string[]): Promise<void> {
   switch (first) {
     case 'token':
       return token(rest);
+    case 'open':
+      return open(rest);
     case 'openapi':
       return openapi(rest);
     case 'serve':

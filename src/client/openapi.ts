@@ -85,7 +85,7 @@ export interface paths {
         };
         /**
          * Stream the root filesystem as a tar, with owners as the distribution sees them
-         * @description As in WSL, a running instance is stopped first; the distribution is Exporting until the end.
+         * @description As in WSL, a running instance is stopped first; the distribution is Exporting until the end. A browser download link authenticates with `?ticket=` (a one-time export ticket, `POST /v1/tickets`), good only for the distribution and format it was made for (else 403).
          */
         get: operations["exportDistribution"];
         put?: never;
@@ -225,11 +225,51 @@ export interface paths {
         };
         /**
          * The caller's session events: JSON, Server-Sent Events, or a WebSocket
-         * @description Plain GET: `{events, lastId}`, the kept events after `since` (default 0). `Accept: text/event-stream`: Server-Sent Events (`id:`, `event:` the type, `data:` the JSON), a keepalive comment every 15 s, resumable with `Last-Event-ID`. WebSocket (subprotocol lxss.events.v1): one JSON text frame per event. Streams replay after `since` (or Last-Event-ID) and then follow; without either they start at the newest event. Ids increase by one within the session and restart with the service; events no longer kept come out as one `events-lost` item, never silently. A WebSocket subscriber more than 1 MiB behind is closed with code 4008 and reason {"lastId":N}; an SSE one gets the end of the stream: resume after the last id you saw. The WebSocket's frames and close codes are described in the AsyncAPI document at /asyncapi.yaml (channel `events`).
+         * @description Plain GET: `{events, lastId}`, the kept events after `since` (default 0). `Accept: text/event-stream`: Server-Sent Events (`id:`, `event:` the type, `data:` the JSON), a keepalive comment every 15 s, resumable with `Last-Event-ID`. WebSocket (subprotocol lxss.events.v1): one JSON text frame per event. Streams replay after `since` (or Last-Event-ID) and then follow; without either they start at the newest event. Ids increase by one within the session and restart with the service; events no longer kept come out as one `events-lost` item, never silently. A WebSocket subscriber more than 1 MiB behind is closed with code 4008 and reason {"lastId":N}; an SSE one gets the end of the stream: resume after the last id you saw. A browser’s EventSource, which cannot send a header, authenticates with `?ticket=` (a one-time events ticket, `POST /v1/tickets`); the stream then ends with the token that made the ticket. The WebSocket's frames and close codes are described in the AsyncAPI document at /asyncapi.yaml (channel `events`).
          */
         get: operations["getEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/login-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a one-time dashboard login code (local socket only)
+         * @description A one-time login code for the dashboard (what `lxssd open` prints): only on the local socket, where the OS proves the caller. Exchanged once within 60 s, by `POST /v1/login-codes/exchange`, for a dashboard token of the caller’s SID. The `url` carries it in the fragment (`#login=`), which browsers never send to a server.
+         */
+        post: operations["mintLoginCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/login-codes/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange a login code for a dashboard token (once)
+         * @description Spends a login code for a token labelled `dashboard` that lives 12 hours, of the SID that minted the code. A code is good once: a second exchange, an expired or unknown code is a 401 (and counts as a failed sign-in).
+         */
+        post: operations["exchangeLoginCode"];
         delete?: never;
         options?: never;
         head?: never;
@@ -440,6 +480,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a one-time ticket for a download link or an EventSource
+         * @description A one-time ticket for what a browser can only do by URL: a download link for an export, or an EventSource for the events. It is good for one request within 60 s, given as `?ticket=` on the route it was made for (and only there), for the caller’s SID; revoking the token that made it voids it. Not a token: it authenticates nothing else.
+         */
+        post: operations["mintTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -612,6 +672,15 @@ export interface components {
             /** @description a user of the distribution’s /etc/passwd */
             user?: string;
         };
+        DashboardToken: {
+            /**
+             * Format: date-time
+             * @description 12 hours after the exchange
+             */
+            expiresAt: string;
+            /** @description a SID token labelled `dashboard`: the secret, shown once */
+            token: string;
+        };
         /**
          * default-distribution-changed
          * @description the default distribution changed (null: none)
@@ -671,6 +740,26 @@ export interface components {
              */
             type: "distribution-configured";
         };
+        /**
+         * distribution-export-progress
+         * @description an export under way, at most a few times a second
+         */
+        DistributionExportProgressEvent: {
+            /** @description archive bytes sent so far */
+            bytesWritten: number;
+            /** Format: uuid */
+            distributionId: string;
+            /** @description increasing within the session; restarts with the service */
+            id: number;
+            name: string;
+            /** Format: date-time */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "distribution-export-progress";
+        };
         DistributionFlags: {
             /** @description LXSS_DISTRO_FLAGS_APPEND_NT_PATH (0x2) */
             appendNtPath: boolean;
@@ -678,6 +767,48 @@ export interface components {
             enableDriveMounting: boolean;
             /** @description LXSS_DISTRO_FLAGS_ENABLE_INTEROP (0x1) */
             enableInterop: boolean;
+        };
+        /**
+         * distribution-import-failed
+         * @description an import failed and was undone: nothing of it is left
+         */
+        DistributionImportFailedEvent: {
+            code: components["schemas"]["ErrorCode"];
+            detail: string;
+            /** Format: uuid */
+            distributionId: string;
+            /** @description increasing within the session; restarts with the service */
+            id: number;
+            name: string;
+            /** Format: date-time */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "distribution-import-failed";
+        };
+        /**
+         * distribution-import-progress
+         * @description an import under way, at most a few times a second
+         */
+        DistributionImportProgressEvent: {
+            /** @description archive bytes received so far, as sent (compressed) */
+            bytesRead: number;
+            /** @description tar bytes unpacked so far (the view’s sizeBytes while it installs) */
+            bytesWritten: number;
+            /** Format: uuid */
+            distributionId: string;
+            /** @description increasing within the session; restarts with the service */
+            id: number;
+            name: string;
+            /** Format: date-time */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "distribution-import-progress";
         };
         DistributionList: {
             /** Format: uuid */
@@ -727,7 +858,7 @@ export interface components {
          * @enum {string}
          */
         ErrorCode: "E_INVALIDARG" | "LXSSD_E_BAD_REQUEST" | "LXSSD_E_BAD_URL" | "LXSSD_E_MALFORMED_JSON" | "LXSSD_E_NOT_A_WEBSOCKET" | "LXSSD_E_BAD_HANDSHAKE" | "WSL_E_USER_NOT_FOUND" | "WSL_E_IMPORT_FAILED" | "ERROR_NOT_AUTHENTICATED" | "E_ACCESSDENIED" | "LXSSD_E_HOST_NOT_ALLOWED" | "LXSSD_E_ORIGIN_NOT_ALLOWED" | "ERROR_NOT_FOUND" | "WSL_E_DISTRO_NOT_FOUND" | "WSL_E_DEFAULT_DISTRO_NOT_FOUND" | "LXSSD_E_METHOD_NOT_ALLOWED" | "LXSSD_E_REQUEST_TIMEOUT" | "ERROR_ALREADY_EXISTS" | "ERROR_FILE_EXISTS" | "E_ILLEGAL_STATE_CHANGE" | "LXSSD_E_NOT_RUNNING" | "WSL_E_DISTRO_NOT_STOPPED" | "LXSSD_E_DISTRO_FILES_MISSING" | "LXSSD_E_NOT_A_TERMINAL" | "LXSSD_E_PROCESS_LIMIT" | "LXSSD_E_TOO_MANY_TOKENS" | "LXSSD_E_TOO_MANY_STREAMS" | "LXSSD_E_ID_RANGE_CONFLICT" | "LXSSD_E_PAYLOAD_TOO_LARGE" | "LXSSD_E_URI_TOO_LONG" | "LXSSD_E_UNSUPPORTED_MEDIA_TYPE" | "LXSSD_E_EXPECTATION_FAILED" | "LXSSD_E_UPGRADE_REQUIRED" | "LXSSD_E_TOO_MANY_AUTH_FAILURES" | "LXSSD_E_HEADERS_TOO_LARGE" | "E_UNEXPECTED" | "WSL_E_EXPORT_FAILED" | "ERROR_DISK_FULL" | "LXSSD_E_SHUTTING_DOWN" | "LXSSD_E_HANDLER_TIMEOUT" | "LXSSD_E_OUT_OF_RESOURCES" | "LXSSD_E_TIMEOUT" | "LXSSD_E_STATE_FILE_DAMAGED";
-        Event: components["schemas"]["DistributionRegisteredEvent"] | components["schemas"]["DistributionConfiguredEvent"] | components["schemas"]["DistributionUnregisteredEvent"] | components["schemas"]["DefaultDistributionChangedEvent"] | components["schemas"]["VmStartedEvent"] | components["schemas"]["VmStoppedEvent"] | components["schemas"]["VmLimitReachedEvent"] | components["schemas"]["InstanceStartedEvent"] | components["schemas"]["InstanceStoppedEvent"] | components["schemas"]["BootCommandExitedEvent"] | components["schemas"]["ProcessStartedEvent"] | components["schemas"]["ProcessExitedEvent"] | components["schemas"]["EventsLostEvent"];
+        Event: components["schemas"]["DistributionRegisteredEvent"] | components["schemas"]["DistributionConfiguredEvent"] | components["schemas"]["DistributionUnregisteredEvent"] | components["schemas"]["DistributionImportProgressEvent"] | components["schemas"]["DistributionImportFailedEvent"] | components["schemas"]["DistributionExportProgressEvent"] | components["schemas"]["DefaultDistributionChangedEvent"] | components["schemas"]["VmStartedEvent"] | components["schemas"]["VmStoppedEvent"] | components["schemas"]["VmLimitReachedEvent"] | components["schemas"]["InstanceStartedEvent"] | components["schemas"]["InstanceStoppedEvent"] | components["schemas"]["BootCommandExitedEvent"] | components["schemas"]["ProcessStartedEvent"] | components["schemas"]["ProcessExitedEvent"] | components["schemas"]["EventsLostEvent"];
         /**
          * events-lost
          * @description these events were asked for but are no longer kept: the client missed them
@@ -826,6 +957,25 @@ export interface components {
              * @enum {string}
              */
             type: "instance-stopped";
+        };
+        LoginCode: {
+            /** @description good for one exchange, by anyone who has it: keep it out of logs */
+            code: string;
+            /**
+             * Format: date-time
+             * @description a minute after it was made
+             */
+            expiresAt: string;
+            /** @description the dashboard with the code in the fragment (`#login=`), which never reaches a server */
+            url: string;
+        };
+        /**
+         * @example {
+         *       "code": "lxssl_3q2-7wEXAMPLEexampleEXAMPLEexampleEXAMPLEex"
+         *     }
+         */
+        LoginExchangeRequest: {
+            code: string;
         };
         MintedToken: {
             info: components["schemas"]["Token"];
@@ -1127,6 +1277,36 @@ export interface components {
             /** @description a name (SIGTERM, TERM, SIGRTMIN+2 as glibc numbers them) or a number */
             signal: string | number;
         };
+        Ticket: {
+            /**
+             * Format: date-time
+             * @description a minute after it was made
+             */
+            expiresAt: string;
+            /** @description good for one request, on the route it was made for */
+            ticket: string;
+        };
+        /**
+         * @example {
+         *       "purpose": "export",
+         *       "distro": "Debian",
+         *       "format": "tar.gz"
+         *     }
+         */
+        TicketRequest: {
+            /** @description export only, and needed there: the distribution (id, name or `@default`) */
+            distro?: string;
+            /**
+             * @description export only: the format it downloads (default tar)
+             * @enum {string}
+             */
+            format?: "tar" | "tar.gz" | "tar.xz";
+            /**
+             * @description export: one `GET /v1/distributions/{distro}/export?format=&ticket=` (a download link); events: one `GET /v1/events?ticket=` (an EventSource)
+             * @enum {string}
+             */
+            purpose: "export" | "events";
+        };
         Token: {
             /** Format: date-time */
             createdAt: string;
@@ -1267,10 +1447,14 @@ export interface components {
 export type SchemaBootCommandExitedEvent = components['schemas']['BootCommandExitedEvent'];
 export type SchemaCallerSession = components['schemas']['CallerSession'];
 export type SchemaCreateProcessRequest = components['schemas']['CreateProcessRequest'];
+export type SchemaDashboardToken = components['schemas']['DashboardToken'];
 export type SchemaDefaultDistributionChangedEvent = components['schemas']['DefaultDistributionChangedEvent'];
 export type SchemaDistribution = components['schemas']['Distribution'];
 export type SchemaDistributionConfiguredEvent = components['schemas']['DistributionConfiguredEvent'];
+export type SchemaDistributionExportProgressEvent = components['schemas']['DistributionExportProgressEvent'];
 export type SchemaDistributionFlags = components['schemas']['DistributionFlags'];
+export type SchemaDistributionImportFailedEvent = components['schemas']['DistributionImportFailedEvent'];
+export type SchemaDistributionImportProgressEvent = components['schemas']['DistributionImportProgressEvent'];
 export type SchemaDistributionList = components['schemas']['DistributionList'];
 export type SchemaDistributionRegisteredEvent = components['schemas']['DistributionRegisteredEvent'];
 export type SchemaDistributionUnregisteredEvent = components['schemas']['DistributionUnregisteredEvent'];
@@ -1281,6 +1465,8 @@ export type SchemaImportedDistribution = components['schemas']['ImportedDistribu
 export type SchemaInstance = components['schemas']['Instance'];
 export type SchemaInstanceStartedEvent = components['schemas']['InstanceStartedEvent'];
 export type SchemaInstanceStoppedEvent = components['schemas']['InstanceStoppedEvent'];
+export type SchemaLoginCode = components['schemas']['LoginCode'];
+export type SchemaLoginExchangeRequest = components['schemas']['LoginExchangeRequest'];
 export type SchemaMintedToken = components['schemas']['MintedToken'];
 export type SchemaMintTokenRequest = components['schemas']['MintTokenRequest'];
 export type SchemaMount = components['schemas']['Mount'];
@@ -1300,6 +1486,8 @@ export type SchemaSession = components['schemas']['Session'];
 export type SchemaSessionList = components['schemas']['SessionList'];
 export type SchemaSetDefaultRequest = components['schemas']['SetDefaultRequest'];
 export type SchemaSignalRequest = components['schemas']['SignalRequest'];
+export type SchemaTicket = components['schemas']['Ticket'];
+export type SchemaTicketRequest = components['schemas']['TicketRequest'];
 export type SchemaToken = components['schemas']['Token'];
 export type SchemaTokenList = components['schemas']['TokenList'];
 export type SchemaVersion = components['schemas']['Version'];
@@ -2136,6 +2324,8 @@ export interface operations {
         parameters: {
             query?: {
                 format?: "tar" | "tar.gz" | "tar.xz";
+                /** @description a one-time ticket (`POST /v1/tickets`) in place of the Authorization header, for a browser that can only give a URL */
+                ticket?: string;
             };
             header?: never;
             path: {
@@ -3478,6 +3668,8 @@ export interface operations {
                 process?: string;
                 /** @description replay the kept events after this id first (SSE: or the Last-Event-ID header). JSON default 0; WebSocket and SSE default: only new events */
                 since?: number;
+                /** @description a one-time ticket (`POST /v1/tickets`) in place of the Authorization header, for a browser that can only give a URL */
+                ticket?: string;
             };
             header?: never;
             path?: never;
@@ -3548,6 +3740,206 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed authentications from this address, or from all addresses (a valid token is never refused) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is shutting down or out of resources, or a state file of the caller is damaged (LXSSD_E_STATE_FILE_DAMAGED) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mintLoginCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code, and the dashboard URL that carries it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginCode"];
+                };
+            };
+            /** @description Invalid input (E_INVALIDARG) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token (ERROR_NOT_AUTHENTICATED) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="lxssd"`: send a token */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this caller, Host or Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed authentications from this address, or from all addresses (a valid token is never refused) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is shutting down or out of resources, or a state file of the caller is damaged (LXSSD_E_STATE_FILE_DAMAGED) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exchangeLoginCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginExchangeRequest"];
+            };
+        };
+        responses: {
+            /** @description The dashboard token: the secret is in this answer only */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardToken"];
+                };
+            };
+            /** @description Invalid input (E_INVALIDARG) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token (ERROR_NOT_AUTHENTICATED) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="lxssd"`: send a token */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this caller, Host or Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive in time (LXSSD_E_REQUEST_TIMEOUT) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4719,6 +5111,126 @@ export interface operations {
             };
             /** @description Not allowed for this caller, Host or Origin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed authentications from this address, or from all addresses (a valid token is never refused) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is shutting down or out of resources, or a state file of the caller is damaged (LXSSD_E_STATE_FILE_DAMAGED) */
+            503: {
+                headers: {
+                    /** @description seconds to wait before trying again (also the problem’s `retryAfter`), when there is a time to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mintTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            /** @description Invalid input (E_INVALIDARG) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid token (ERROR_NOT_AUTHENTICATED) */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="lxssd"`: send a token */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this caller, Host or Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive in time (LXSSD_E_REQUEST_TIMEOUT) */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

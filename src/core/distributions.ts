@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
 import type { EventBus } from './events.js';
@@ -72,6 +72,20 @@ export interface DistributionsOptions {
   defaultFolder: string;
   maxImportBytes: number;
   maxImportEntries: number;
+}
+
+/** Progress events come at most this often per transfer ("a few per second"). */
+const PROGRESS_EVERY_MS = 250;
+
+/** Calls `report` at most every PROGRESS_EVERY_MS however often it is asked. */
+function throttled(report: () => void): () => void {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    report();
+  };
 }
 
 /** Turns a hypervisor failure into the caller-facing error for `operation`. */
@@ -144,6 +158,8 @@ function flagsOf(bits: number): DistributionFlags {
 
 export class Distributions {
   private readonly locks = new Map<string, LockState>();
+  /** bytes read and unpacked so far by each import under way, for its view and its progress events */
+  private readonly installing = new Map<string, { read: number; written: number }>();
   private runtime: DistributionRuntime = { isRunning: () => false, terminate: async () => undefined };
 
   constructor(
@@ -272,17 +288,33 @@ export class Distributions {
       await this.files.create(this.options.uid, basePath);
       undo.push(() => this.files.remove(this.options.uid, basePath));
       await this.registry.put({ ...record, filesCreated: true });
+      const progress = { read: 0, written: 0 };
+      const tell = throttled(() =>
+        this.events.emit({ type: 'distribution-import-progress', distributionId: id, name, bytesRead: progress.read, bytesWritten: progress.written }),
+      );
+      this.installing.set(id, progress);
+      undo.push(() => this.installing.delete(id));
       const imported = await this.files.importArchive(this.options.uid, basePath, archive, {
         maxBytes: this.options.maxImportBytes,
         maxEntries: this.options.maxImportEntries,
+        onProgress: ({ read, written }) => {
+          progress.read = read;
+          progress.written = written;
+          tell();
+        },
       });
       warnings = [...imported.warnings];
       const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
       await this.registry.put({ ...record, filesCreated: true, state: 'Installed', sizeBytes });
     } catch (error) {
       await undo.unwind();
-      throw fromHv(error, 'import');
+      const failure = fromHv(error, 'import');
+      const { code, detail } =
+        failure instanceof LxssError ? failure : { code: 'WSL_E_IMPORT_FAILED' as const, detail: (failure as Error).message ?? String(failure) };
+      this.events.emit({ type: 'distribution-import-failed', distributionId: id, name, code, detail });
+      throw failure;
     }
+    this.installing.delete(id);
     this.locks.delete(id);
     this.events.emit({ type: 'distribution-registered', distributionId: id, name });
     if (this.registry.defaultDistribution === null) await this.setDefault(id);
@@ -421,8 +453,25 @@ export class Distributions {
       if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(record);
       throw fromHv(error, 'export');
     }
-    stream.once('close', () => this.locks.delete(record.id));
-    return { name: record.name, stream };
+    // Counted on its way out, for the progress events; whoever stops reading it ends the export itself.
+    let written = 0;
+    const tell = throttled(() =>
+      this.events.emit({ type: 'distribution-export-progress', distributionId: record.id, name: record.name, bytesWritten: written }),
+    );
+    const source = stream;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        written += chunk.length;
+        tell();
+        callback(null, chunk);
+      },
+    });
+    source.once('error', (error) => counted.destroy(error));
+    counted.once('close', () => {
+      source.destroy();
+      this.locks.delete(record.id);
+    });
+    return { name: record.name, stream: source.pipe(counted) };
   }
 
   /** MoveDistribution: the files go to `location`, which becomes the base path. */
@@ -499,7 +548,8 @@ export class Distributions {
       flags: flagsOf(record.flags),
       defaultEnvironment: [...record.defaultEnvironment],
       createdAt: record.createdAt,
-      sizeBytes: record.sizeBytes,
+      // While it installs, what the unpacker has taken so far: the record's size is written once it is done.
+      sizeBytes: this.installing.get(record.id)?.written ?? record.sizeBytes,
     };
   }
 }

@@ -2,6 +2,7 @@
 // a subscriber that reconnects can resume from its last id. Subscribers never block emitters.
 
 import type { StopReason } from '../hv/index.js';
+import type { ErrorCode } from './errors.js';
 
 /** What a VM ran out of: processes (its maxPids), or memory (its memory limit; processes may be OOM-killed). */
 export type VmResourceName = 'processes' | 'memory';
@@ -11,6 +12,9 @@ export type LxssEventBody =
   | { type: 'distribution-registered'; distributionId: string; name: string }
   | { type: 'distribution-configured'; distributionId: string; name: string; changed: string[] }
   | { type: 'distribution-unregistered'; distributionId: string; name: string }
+  | { type: 'distribution-import-progress'; distributionId: string; name: string; bytesRead: number; bytesWritten: number }
+  | { type: 'distribution-import-failed'; distributionId: string; name: string; code: ErrorCode; detail: string }
+  | { type: 'distribution-export-progress'; distributionId: string; name: string; bytesWritten: number }
   | { type: 'default-distribution-changed'; distributionId: string | null; name: string | null }
   | { type: 'vm-started'; pid: number }
   | { type: 'vm-stopped'; reason: StopReason }

@@ -7,6 +7,7 @@ import type { Hypervisor } from '../hv/index.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { LxssError } from './errors.js';
 import { type Caller, isAdministrator, isSid, type Sid, sidForUid } from './identity.js';
+import { OneTimeCodes } from './one-time-codes.js';
 import { SessionManager } from './session-manager.js';
 import type { UserSession } from './session.js';
 import { type TokenInfo, TokenStore } from './token-store.js';
@@ -42,9 +43,26 @@ export interface MintTokenRequest {
   expiresInSeconds?: number;
 }
 
+/** What a ticket may be used for: one download of one export, or one event stream. */
+export type TicketRequest = { purpose: 'export'; distro: string; format: 'tar' | 'tar.gz' | 'tar.xz' } | { purpose: 'events' };
+export type TicketPurpose = TicketRequest['purpose'];
+
+/** What a ticket is bound to, besides its SID: the token that made it, and what it is for. */
+export type TicketBinding =
+  | { purpose: 'export'; tokenId?: string; distributionId: string; format: 'tar' | 'tar.gz' | 'tar.xz' }
+  | { purpose: 'events'; tokenId?: string };
+
+/** Tickets and login codes are good for a minute (issue 12: "one request within 60 s"). */
+const ONE_TIME_LIFETIME_MS = 60_000;
+/** The token a login code is exchanged for: the dashboard's, for a working day. */
+export const DASHBOARD_TOKEN_LABEL = 'dashboard';
+export const DASHBOARD_TOKEN_LIFETIME_S = 12 * 3600;
+
 export class LxssService {
   readonly sessions: SessionManager;
   readonly authLimiter: AuthFailureLimiter;
+  private readonly tickets = new OneTimeCodes<TicketBinding>({ noun: 'ticket', prefix: 'lxsst_', lifetimeMs: ONE_TIME_LIFETIME_MS, maxPerSid: 64 });
+  private readonly loginCodes = new OneTimeCodes<null>({ noun: 'login code', prefix: 'lxssl_', lifetimeMs: ONE_TIME_LIFETIME_MS, maxPerSid: 16 });
 
   private constructor(
     readonly hv: Hypervisor,
@@ -159,6 +177,56 @@ export class LxssService {
     if (!(await this.tokens.revoke(isAdministrator(caller) ? undefined : caller.sid, id))) {
       throw new LxssError('ERROR_NOT_FOUND', `you have no token ${id}`);
     }
+    this.tickets.voidWhere((binding) => binding.tokenId === id);
+  }
+
+  /**
+   * A one-time ticket for what a browser can only do by URL (a download, an EventSource): good once, within
+   * a minute, on the route it names, for the caller's SID, and only while the token that made it lives.
+   */
+  async mintTicket(caller: Caller, request: TicketRequest): Promise<{ ticket: string; expiresAt: string }> {
+    const binding: TicketBinding =
+      request.purpose === 'export'
+        ? {
+            purpose: 'export',
+            tokenId: caller.tokenId,
+            distributionId: (await this.sessionOf(caller).distributions()).get(request.distro).id,
+            format: request.format,
+          }
+        : { purpose: 'events', tokenId: caller.tokenId };
+    const { code, expiresAt } = this.tickets.issue(caller.sid, binding);
+    return { ticket: code, expiresAt };
+  }
+
+  /** The caller a ticket stands for on a route for `purpose`, and what it allows; undefined when it is no good. */
+  redeemTicket(ticket: string, purpose: TicketPurpose): { caller: Caller; binding: TicketBinding } | undefined {
+    const redeemed = this.tickets.redeem(ticket);
+    if (!redeemed || redeemed.binding.purpose !== purpose) return undefined;
+    const { tokenId } = redeemed.binding;
+    if (tokenId !== undefined && !this.tokens.isAlive(tokenId)) return undefined;
+    return { caller: { sid: redeemed.sid, transport: 'tcp', tokenId }, binding: redeemed.binding };
+  }
+
+  /**
+   * A one-time login code (`lxssd open`): only over the local socket, where the OS proves the caller, since
+   * it is worth a token. Exchanged once, within a minute, by exchangeLoginCode.
+   */
+  mintLoginCode(caller: Caller): { code: string; expiresAt: string } {
+    if (caller.transport !== 'local') {
+      throw new LxssError('E_ACCESSDENIED', 'login codes are minted only over the local socket, where the OS proves who you are');
+    }
+    return this.loginCodes.issue(caller.sid, null);
+  }
+
+  /** Spends a login code for a dashboard token of the SID that minted it; undefined when the code is no good. */
+  async exchangeLoginCode(code: string): Promise<{ token: string; info: TokenInfo } | undefined> {
+    const redeemed = this.loginCodes.redeem(code);
+    if (!redeemed) return undefined;
+    return this.tokens.mint({
+      sid: redeemed.sid,
+      label: DASHBOARD_TOKEN_LABEL,
+      expiresAt: new Date(Date.now() + DASHBOARD_TOKEN_LIFETIME_S * 1000),
+    });
   }
 
   /**

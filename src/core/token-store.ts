@@ -161,6 +161,12 @@ export class TokenStore {
     return publicView(used);
   }
 
+  /** Whether token `id` is still good: neither revoked nor expired. */
+  isAlive(id: string): boolean {
+    const stored = this.tokens.get(id);
+    return stored !== undefined && (stored.expiresAt === null || Date.parse(stored.expiresAt) > this.now().getTime());
+  }
+
   /** The tokens of one SID, oldest first. */
   list(sid: Sid): TokenInfo[] {
     return [...this.tokens.values()]

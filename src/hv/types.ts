@@ -45,6 +45,11 @@ export interface ImportLimits {
   readonly maxBytes: number;
   /** entries (files, folders, links, ...): each costs an inode */
   readonly maxEntries: number;
+  /**
+   * Told as the import goes: `read`, archive bytes taken from the stream (compressed, as sent); `written`,
+   * tar bytes handed to the unpacker. Called often (per chunk): the caller throttles what it does with it.
+   */
+  readonly onProgress?: (progress: { read: number; written: number }) => void;
 }
 
 /**

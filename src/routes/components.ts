@@ -26,6 +26,7 @@ import {
   SignalBody,
 } from './processes.schemas.js';
 import { CallerSessionSchema, SessionListSchema, SessionSchema } from './session.schemas.js';
+import { DashboardTokenSchema, LoginCodeSchema, LoginExchangeBody, TicketBody, TicketSchema } from './tickets.schemas.js';
 import { MintedTokenSchema, MintTokenBody, TokenInfoSchema, TokenListSchema } from './tokens.schemas.js';
 import { VersionSchema } from './version.schemas.js';
 
@@ -40,6 +41,11 @@ export const COMPONENT_SCHEMAS: readonly TSchema[] = [
   MintTokenBody,
   MintedTokenSchema,
   TokenListSchema,
+  TicketBody,
+  TicketSchema,
+  LoginCodeSchema,
+  LoginExchangeBody,
+  DashboardTokenSchema,
   DistributionFlagsSchema,
   DistributionSchema,
   ImportedDistributionSchema,

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NextCursor } from './paging.js';
 import { ref, StringEnum } from './schema-helpers.js';
+import { TicketQueryProperty } from './tickets.schemas.js';
 
 export const DistributionNameSchema = Type.String({
   pattern: '^[a-zA-Z0-9._-]{1,256}$',
@@ -114,6 +115,7 @@ export const ExportQuery = Type.Object(
     format: Type.Optional(
       StringEnum(['tar', 'tar.gz', 'tar.xz'], { default: 'tar' }),
     ),
+    ticket: TicketQueryProperty,
   },
   { additionalProperties: false },
 );

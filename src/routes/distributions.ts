@@ -141,11 +141,14 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/distributions/:distro/export',
     {
+      // A download link cannot carry a header: a one-time export ticket (POST /v1/tickets) may stand in for it.
+      config: { ticket: 'export' },
       schema: {
         operationId: 'exportDistribution',
         tags: ['distributions'],
         summary: 'Stream the root filesystem as a tar, with owners as the distribution sees them',
-        description: 'As in WSL, a running instance is stopped first; the distribution is Exporting until the end.',
+        description:
+          'As in WSL, a running instance is stopped first; the distribution is Exporting until the end. A browser download link authenticates with `?ticket=` (a one-time export ticket, `POST /v1/tickets`), good only for the distribution and format it was made for (else 403).',
         params: DistroParams,
         querystring: ExportQuery,
         response: {
@@ -158,13 +161,18 @@ export const distributionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             },
             content: Object.fromEntries(Object.values(EXPORT_MEDIA_TYPES).map((type) => [type, { schema: ArchiveBody }])),
           },
-          ...problemResponses(404, 409),
+          ...problemResponses(400, 403, 404, 409),
         },
       },
     },
     async (request, reply) => {
       const format = request.query.format ?? 'tar';
-      const { name, stream } = await (await distributionsOf(app, request)).export(request.params.distro, format);
+      const distributions = await distributionsOf(app, request);
+      const { ticket } = request;
+      if (ticket?.purpose === 'export' && (ticket.distributionId !== distributions.get(request.params.distro).id || ticket.format !== format)) {
+        throw new LxssError('E_ACCESSDENIED', 'this ticket is for another distribution or format');
+      }
+      const { name, stream } = await distributions.export(request.params.distro, format);
       return reply
         .type(EXPORT_MEDIA_TYPES[format])
         .header('content-disposition', `attachment; filename="${name}.${format}"`)

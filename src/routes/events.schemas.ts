@@ -1,7 +1,9 @@
 // Wire types of /v1/events: one schema per event type (the union clients generate), the query and the page.
 
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
+import { ErrorCodeSchema } from './problem.schemas.js';
 import { ref, StringEnum } from './schema-helpers.js';
+import { TicketQueryProperty } from './tickets.schemas.js';
 
 const StopReason = StringEnum(['requested', 'idle', 'shutdown', 'crashed'],
   { description: 'requested (terminate/unregister), idle (timeout), shutdown, crashed (PID 1 or the VM died)' },
@@ -32,6 +34,20 @@ export const EVENT_VARIANTS = [
     changed: Type.Array(Type.String()),
   }),
   eventSchema('distribution-unregistered', 'UnregisterDistribution finished', distribution),
+  eventSchema('distribution-import-progress', 'an import under way, at most a few times a second', {
+    ...distribution,
+    bytesRead: Type.Integer({ minimum: 0, description: 'archive bytes received so far, as sent (compressed)' }),
+    bytesWritten: Type.Integer({ minimum: 0, description: 'tar bytes unpacked so far (the view’s sizeBytes while it installs)' }),
+  }),
+  eventSchema('distribution-import-failed', 'an import failed and was undone: nothing of it is left', {
+    ...distribution,
+    code: ref(ErrorCodeSchema),
+    detail: Type.String(),
+  }),
+  eventSchema('distribution-export-progress', 'an export under way, at most a few times a second', {
+    ...distribution,
+    bytesWritten: Type.Integer({ minimum: 0, description: 'archive bytes sent so far' }),
+  }),
   eventSchema('default-distribution-changed', 'the default distribution changed (null: none)', {
     distributionId: Type.Union([Uuid, Type.Null()]),
     name: Type.Union([Type.String(), Type.Null()]),
@@ -108,6 +124,7 @@ export const EventsQuery = Type.Object(
       }),
     ),
     process: Type.Optional(Type.String({ format: 'uuid', description: 'only the events of this process of yours' })),
+    ticket: TicketQueryProperty,
   },
   { additionalProperties: false },
 );

@@ -142,6 +142,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: 'GET',
     url: '/events',
+    // An EventSource cannot send a header: a one-time events ticket (POST /v1/tickets) may stand in for it.
+    config: { ticket: 'events' },
     schema: {
       operationId: 'getEvents',
       tags: ['events'],
@@ -156,6 +158,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'kept come out as one `events-lost` item, never silently. A WebSocket subscriber more than 1 MiB ' +
         `behind is closed with code ${CLOSE_TOO_SLOW} and reason {"lastId":N}; an SSE one gets the end of the ` +
         'stream: resume after the last id you saw. ' +
+        'A browser’s EventSource, which cannot send a header, authenticates with `?ticket=` (a one-time events ticket, `POST /v1/tickets`); the stream then ends with the token that made the ticket. ' +
         `The WebSocket's frames and close codes are described in the AsyncAPI document at ${ASYNCAPI_DOCUMENT} (channel \`events\`).`,
       ...asyncapiChannels(EVENTS_CHANNELS),
       querystring: EventsQuery,

@@ -11,10 +11,11 @@ import { processRoutes } from './processes.js';
 import { stdioRoutes } from './stdio.js';
 import { stdioHttpRoutes } from './stdio-http.js';
 import { sessionRoutes } from './session.js';
+import { ticketRoutes } from './tickets.js';
 import { tokenRoutes } from './tokens.js';
 import { versionRoutes } from './version.js';
 
-const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes, stdioHttpRoutes, eventRoutes];
+const ROUTES = [versionRoutes, sessionRoutes, tokenRoutes, ticketRoutes, distributionRoutes, instanceRoutes, mountRoutes, processRoutes, stdioRoutes, stdioHttpRoutes, eventRoutes];
 
 export const v1Routes: FastifyPluginAsync<AuthenticateOptions> = async (app, options) => {
   app.addHook('onRoute', (route) => declareInputProblems(route.schema, route.method));

@@ -113,11 +113,12 @@ export function compressed(tar: Readable, format: ArchiveFormat): Readable {
   return filterThrough(['xz', '--compress', '--stdout', '-T0'], tar, 'xz could not compress the archive');
 }
 
-/** Passes bytes through until more than `maxBytes` went by, then fails with `too-large`. */
-export function byteLimit(maxBytes: number, counted: { bytes: number }): Transform {
+/** Passes bytes through until more than `maxBytes` went by, then fails with `too-large`; `onChunk` hears of each. */
+export function byteLimit(maxBytes: number, counted: { bytes: number }, onChunk?: () => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       counted.bytes += chunk.length;
+      onChunk?.();
       if (counted.bytes > maxBytes) {
         callback(new HvError('too-large', `the unpacked archive is larger than the limit of ${maxBytes} bytes`));
       } else {

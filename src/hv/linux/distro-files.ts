@@ -158,9 +158,19 @@ export class LinuxDistroFiles implements DistroFiles {
     const exited = exitCode(child);
     let streamError: unknown;
     let tar: Readable | undefined;
-    const limiter = byteLimit(limits.maxBytes, counted);
+    const read = { bytes: 0 };
+    const { onProgress } = limits;
+    const limiter = byteLimit(
+      limits.maxBytes,
+      counted,
+      onProgress && (() => onProgress({ read: tar === archive ? counted.bytes : read.bytes, written: counted.bytes })),
+    );
     try {
       tar = await decompressed(archive);
+      if (tar !== archive && limits.onProgress) {
+        // A compressed archive is already flowing into its decompressor: counting its chunks changes nothing.
+        archive.on('data', (chunk: Buffer) => (read.bytes += chunk.length));
+      }
       // Not pipeline(): on failure the archive (often the HTTP request) must stay intact, merely unread,
       // so the caller can still answer on its connection.
       tar.on('error', (error) => limiter.destroy(error));

@@ -1,5 +1,6 @@
 // Establishes request.caller for /v1 routes: on the local socket from the kernel-proven peer uid; on TCP
-// from a bearer token (header, or the `lxss.token.<token>` WebSocket subprotocol — never the query string).
+// from a bearer token (header, or the `lxss.token.<token>` WebSocket subprotocol — never the query string), or
+// on the few routes a browser can only reach by URL, from a one-time ticket (`?ticket=`, not a token).
 // The token is checked first: a valid one is never refused. Only failures reach the limiter, which answers
 // 429 (and closes the connection) once the address, or all addresses together, failed too often.
 
@@ -35,9 +36,27 @@ function presentedToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+/** The `?ticket=` of a request to a route that takes tickets, when it carries no token. */
+function presentedTicket(request: FastifyRequest): string | undefined {
+  if (request.routeOptions.config.ticket === undefined || request.headers.authorization !== undefined) return undefined;
+  const ticket = (request.query as Record<string, unknown> | undefined)?.ticket;
+  return typeof ticket === 'string' ? ticket : undefined;
+}
+
 function identify(app: FastifyInstance, options: AuthenticateOptions, request: FastifyRequest): Caller {
   const peer = options.localPeerOf(request.raw.socket);
   if (peer) return app.lxss.localCaller(peer.uid);
+
+  const ticket = presentedTicket(request);
+  if (ticket !== undefined) {
+    const redeemed = app.lxss.redeemTicket(ticket, request.routeOptions.config.ticket!);
+    if (redeemed) {
+      request.ticket = redeemed.binding;
+      return redeemed.caller;
+    }
+    app.lxss.authLimiter.recordFailure(request.ip);
+    throw new LxssError('ERROR_NOT_AUTHENTICATED', 'the ticket is unknown, used, expired, revoked with its token, or not for this route');
+  }
 
   const token = presentedToken(request);
   const caller = token ? app.lxss.tokenCaller(token) : undefined;
@@ -62,6 +81,7 @@ function identify(app: FastifyInstance, options: AuthenticateOptions, request: F
 /** Registered inside the /v1 scope (not with fastify-plugin), so it guards exactly the API routes. */
 export async function authenticate(app: FastifyInstance, options: AuthenticateOptions): Promise<void> {
   app.decorateRequest('caller', null);
+  app.decorateRequest('ticket', null);
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public) return;
     try {
