@@ -17,6 +17,7 @@ import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
 import bodyTimeouts from './routes/plugins/body-timeouts.js';
 import loopbackGuard from './routes/plugins/loopback-guard.js';
+import dashboard from './routes/plugins/dashboard.js';
 import asyncapi from './routes/plugins/asyncapi.js';
 import openapi from './routes/plugins/openapi.js';
 import problemDetails, {
@@ -113,6 +114,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   await app.register(loopbackGuard, { isLocalConnection: (socket) => localSocket.peerOf(socket) !== undefined });
   await app.register(openapi);
   await app.register(asyncapi);
+  await app.register(dashboard);
   await app.register(v1Routes, {
     prefix: '/v1',
     localPeerOf: (socket) => localSocket.peerOf(socket),

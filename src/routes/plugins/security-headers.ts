@@ -1,5 +1,6 @@
 // Headers every response carries: no page of ours may be framed (clickjacking), nothing is sniffed into
-// another type, and API answers allow no active content at all. Swagger UI (/docs) gets a policy it runs under.
+// another type, and API answers allow no active content at all. Swagger UI (/docs) and the dashboard (/) get
+// policies they run under.
 
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -17,13 +18,28 @@ export const DOCS_CSP =
   "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 
+/**
+ * For the dashboard (`/` and its files): its script and styles are files of ours; xterm.js adds <style>
+ * elements for its themes, so styles need 'unsafe-inline' (scripts never do); it talks only to this origin
+ * (fetch and WebSockets: 'self' covers ws: on the same host and port).
+ */
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** The dashboard's paths: `/` and the files beside it (`/app.js`, ...), never the API's or the docs'. */
+function isDashboard(url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  return path === '/' || /^\/[a-z]+(\.[a-z]+)+$/i.test(path) && !path.startsWith('/openapi') && !path.startsWith('/asyncapi');
+}
+
 async function securityHeaders(app: FastifyInstance): Promise<void> {
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     const docs = request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs?');
-    reply.header('content-security-policy', docs ? DOCS_CSP : API_CSP);
+    reply.header('content-security-policy', docs ? DOCS_CSP : isDashboard(request.url) ? DASHBOARD_CSP : API_CSP);
     return payload;
   });
 }

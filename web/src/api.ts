@@ -1,0 +1,100 @@
+// The page's client of the lxssd API: same origin, the token from sessionStorage as the bearer header (never a
+// cookie: cookies are not port-scoped), WebSockets with the token as a subprotocol, every failure a Problem.
+
+const TOKEN_KEY = 'lxssd.token';
+
+export interface Problem {
+  status: number;
+  code: string;
+  detail: string;
+}
+
+export class ApiError extends Error {
+  constructor(readonly problem: Problem) {
+    super(`${problem.code}: ${problem.detail}`);
+  }
+}
+
+export function storedToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storeToken(token: string | null): void {
+  if (token === null) sessionStorage.removeItem(TOKEN_KEY);
+  else sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+/** Heard when the service says the token is no good any more (401), so the page can go back to sign-in. */
+let onUnauthenticated: (problem: Problem) => void = () => undefined;
+export function whenUnauthenticated(listener: (problem: Problem) => void): void {
+  onUnauthenticated = listener;
+}
+
+export async function problemOf(response: Response): Promise<Problem> {
+  const text = await response.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { code?: string; detail?: string; title?: string };
+    return { status: response.status, code: body.code ?? `HTTP_${response.status}`, detail: body.detail ?? body.title ?? text };
+  } catch {
+    return { status: response.status, code: `HTTP_${response.status}`, detail: text || response.statusText };
+  }
+}
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  token?: string;
+}
+
+/** Calls the API; resolves with the JSON answer (null for 204), throws an ApiError with the problem. */
+export async function api<T = unknown>(path: string, options: CallOptions = {}): Promise<T> {
+  const token = options.token ?? storedToken();
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch (error) {
+    throw new ApiError({ status: 0, code: 'LXSSD_E_NOT_RUNNING', detail: `lxssd does not answer (${(error as Error).message})` });
+  }
+  if (!response.ok) {
+    const problem = await problemOf(response);
+    if (response.status === 401 && options.token === undefined) onUnauthenticated(problem);
+    throw new ApiError(problem);
+  }
+  if (response.status === 204) return null as T;
+  return (await response.json()) as T;
+}
+
+/** A WebSocket to the API, authenticated by the token subprotocol next to the real one. */
+export function openSocket(path: string, protocol: string): WebSocket {
+  const url = new URL(path, location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const token = storedToken();
+  return new WebSocket(url, token ? [protocol, `lxss.token.${token}`] : [protocol]);
+}
+
+/** WebSocket close code for a stream whose token was revoked or expired. */
+export const CLOSE_TOKEN_ENDED = 4401;
+
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) return `${error.problem.detail} (${error.problem.code})`;
+  return error instanceof Error ? error.message : String(error);
+}
