@@ -857,7 +857,7 @@ export interface components {
          * @description stable error code; WSL’s name where WSL has one (see docs/errors.md)
          * @enum {string}
          */
-        ErrorCode: "E_INVALIDARG" | "LXSSD_E_BAD_REQUEST" | "LXSSD_E_BAD_URL" | "LXSSD_E_MALFORMED_JSON" | "LXSSD_E_NOT_A_WEBSOCKET" | "LXSSD_E_BAD_HANDSHAKE" | "WSL_E_USER_NOT_FOUND" | "WSL_E_IMPORT_FAILED" | "ERROR_NOT_AUTHENTICATED" | "E_ACCESSDENIED" | "LXSSD_E_HOST_NOT_ALLOWED" | "LXSSD_E_ORIGIN_NOT_ALLOWED" | "ERROR_NOT_FOUND" | "WSL_E_DISTRO_NOT_FOUND" | "WSL_E_DEFAULT_DISTRO_NOT_FOUND" | "LXSSD_E_METHOD_NOT_ALLOWED" | "LXSSD_E_REQUEST_TIMEOUT" | "ERROR_ALREADY_EXISTS" | "ERROR_FILE_EXISTS" | "E_ILLEGAL_STATE_CHANGE" | "LXSSD_E_NOT_RUNNING" | "WSL_E_DISTRO_NOT_STOPPED" | "LXSSD_E_DISTRO_FILES_MISSING" | "LXSSD_E_NOT_A_TERMINAL" | "LXSSD_E_PROCESS_LIMIT" | "LXSSD_E_TOO_MANY_TOKENS" | "LXSSD_E_TOO_MANY_STREAMS" | "LXSSD_E_ID_RANGE_CONFLICT" | "LXSSD_E_PAYLOAD_TOO_LARGE" | "LXSSD_E_URI_TOO_LONG" | "LXSSD_E_UNSUPPORTED_MEDIA_TYPE" | "LXSSD_E_EXPECTATION_FAILED" | "LXSSD_E_UPGRADE_REQUIRED" | "LXSSD_E_TOO_MANY_AUTH_FAILURES" | "LXSSD_E_HEADERS_TOO_LARGE" | "E_UNEXPECTED" | "WSL_E_EXPORT_FAILED" | "ERROR_DISK_FULL" | "LXSSD_E_SHUTTING_DOWN" | "LXSSD_E_HANDLER_TIMEOUT" | "LXSSD_E_OUT_OF_RESOURCES" | "LXSSD_E_TIMEOUT" | "LXSSD_E_STATE_FILE_DAMAGED";
+        ErrorCode: "E_INVALIDARG" | "LXSSD_E_BAD_REQUEST" | "LXSSD_E_BAD_URL" | "LXSSD_E_MALFORMED_JSON" | "LXSSD_E_NOT_A_WEBSOCKET" | "LXSSD_E_BAD_HANDSHAKE" | "WSL_E_USER_NOT_FOUND" | "WSL_E_IMPORT_FAILED" | "ERROR_NOT_AUTHENTICATED" | "E_ACCESSDENIED" | "LXSSD_E_HOST_NOT_ALLOWED" | "LXSSD_E_ORIGIN_NOT_ALLOWED" | "ERROR_NOT_FOUND" | "WSL_E_DISTRO_NOT_FOUND" | "WSL_E_DEFAULT_DISTRO_NOT_FOUND" | "LXSSD_E_METHOD_NOT_ALLOWED" | "LXSSD_E_REQUEST_TIMEOUT" | "ERROR_ALREADY_EXISTS" | "ERROR_FILE_EXISTS" | "E_ILLEGAL_STATE_CHANGE" | "LXSSD_E_NOT_RUNNING" | "WSL_E_DISTRO_NOT_STOPPED" | "LXSSD_E_DISTRO_FILES_MISSING" | "LXSSD_E_NOT_A_TERMINAL" | "LXSSD_E_PROCESS_LIMIT" | "LXSSD_E_TOO_MANY_TOKENS" | "LXSSD_E_TOO_MANY_STREAMS" | "LXSSD_E_TOO_MANY_TICKETS" | "LXSSD_E_ID_RANGE_CONFLICT" | "LXSSD_E_PAYLOAD_TOO_LARGE" | "LXSSD_E_URI_TOO_LONG" | "LXSSD_E_UNSUPPORTED_MEDIA_TYPE" | "LXSSD_E_EXPECTATION_FAILED" | "LXSSD_E_UPGRADE_REQUIRED" | "LXSSD_E_TOO_MANY_AUTH_FAILURES" | "LXSSD_E_HEADERS_TOO_LARGE" | "E_UNEXPECTED" | "WSL_E_EXPORT_FAILED" | "ERROR_DISK_FULL" | "LXSSD_E_SHUTTING_DOWN" | "LXSSD_E_HANDLER_TIMEOUT" | "LXSSD_E_OUT_OF_RESOURCES" | "LXSSD_E_TIMEOUT" | "LXSSD_E_STATE_FILE_DAMAGED";
         Event: components["schemas"]["DistributionRegisteredEvent"] | components["schemas"]["DistributionConfiguredEvent"] | components["schemas"]["DistributionUnregisteredEvent"] | components["schemas"]["DistributionImportProgressEvent"] | components["schemas"]["DistributionImportFailedEvent"] | components["schemas"]["DistributionExportProgressEvent"] | components["schemas"]["DefaultDistributionChangedEvent"] | components["schemas"]["VmStartedEvent"] | components["schemas"]["VmStoppedEvent"] | components["schemas"]["VmLimitReachedEvent"] | components["schemas"]["InstanceStartedEvent"] | components["schemas"]["InstanceStoppedEvent"] | components["schemas"]["BootCommandExitedEvent"] | components["schemas"]["ProcessStartedEvent"] | components["schemas"]["ProcessExitedEvent"] | components["schemas"]["EventsLostEvent"];
         /**
          * events-lost
@@ -3827,6 +3827,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unsupported media type */
             415: {
                 headers: {
@@ -5222,6 +5231,15 @@ export interface operations {
             };
             /** @description The request body did not arrive in time (LXSSD_E_REQUEST_TIMEOUT) */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

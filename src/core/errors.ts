@@ -32,6 +32,7 @@ export const ERROR_TABLE = {
   LXSSD_E_PROCESS_LIMIT: { status: 409, title: 'Too many running processes' },
   LXSSD_E_TOO_MANY_TOKENS: { status: 409, title: 'Too many tokens' },
   LXSSD_E_TOO_MANY_STREAMS: { status: 409, title: 'Too many open streams' },
+  LXSSD_E_TOO_MANY_TICKETS: { status: 409, title: 'Too many unused tickets' },
   LXSSD_E_ID_RANGE_CONFLICT: { status: 409, title: "The user's ids overlap another account's" },
   LXSSD_E_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   LXSSD_E_URI_TOO_LONG: { status: 414, title: 'A path segment is too long' },

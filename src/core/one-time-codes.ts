@@ -12,7 +12,7 @@ export interface OneTimeCodeOptions {
   /** prefix of the secret, so a leaked one says what it is (`lxsst_`, `lxssl_`) */
   prefix: string;
   lifetimeMs: number;
-  /** at most this many outstanding per SID: each is memory, so asking for more is refused (503, Retry-After) */
+  /** at most this many outstanding per SID: each is memory, so asking for more is refused (409, retryAfter) */
   maxPerSid: number;
 }
 
@@ -39,7 +39,7 @@ export class OneTimeCodes<T> {
     let held = 0;
     for (const entry of this.outstanding.values()) if (entry.sid === sid) held++;
     if (held >= this.options.maxPerSid) {
-      throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', `you hold ${held} unused ${this.options.noun}s, the most allowed; use them or wait a minute`, {
+      throw new LxssError('LXSSD_E_TOO_MANY_TICKETS', `you hold ${held} unused ${this.options.noun}s, the most allowed; use them or wait a minute`, {
         retryAfter: Math.ceil(this.options.lifetimeMs / 1000),
       });
     }

@@ -32,7 +32,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tokens'],
         summary: 'Mint a one-time ticket for a download link or an EventSource',
         body: ref(TicketBody),
-        response: { 201: ref(TicketSchema, 'The ticket'), ...problemResponses(400, 404) },
+        response: { 201: ref(TicketSchema, 'The ticket'), ...problemResponses(400, 404, 409) },
       },
     },
     async (request, reply) => reply.code(201).send(await app.lxss.mintTicket(callerOf(request), ticketRequest(request.body))),
@@ -47,7 +47,7 @@ export const ticketRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'A one-time login code for the dashboard (what `lxssd open` prints): only on the local socket, where the OS proves the caller. Exchanged once within 60 s, by `POST /v1/login-codes/exchange`, for a dashboard token of the caller’s SID. The `url` carries it in the fragment (`#login=`), which browsers never send to a server.',
         tags: ['tokens'],
         summary: 'Mint a one-time dashboard login code (local socket only)',
-        response: { 201: ref(LoginCodeSchema, 'The code, and the dashboard URL that carries it'), ...problemResponses() },
+        response: { 201: ref(LoginCodeSchema, 'The code, and the dashboard URL that carries it'), ...problemResponses(409) },
       },
     },
     async (request, reply) => {

@@ -29,7 +29,7 @@ describe('OneTimeCodes', () => {
     let now = 0;
     const codes = new OneTimeCodes<string>(options, () => now);
     const held = [codes.issue('S-1-22-1-7', 'x'), codes.issue('S-1-22-1-7', 'y'), codes.issue('S-1-22-1-7', 'x')];
-    assert.throws(() => codes.issue('S-1-22-1-7', 'z'), (error: unknown) => error instanceof LxssError && error.code === 'LXSSD_E_OUT_OF_RESOURCES');
+    assert.throws(() => codes.issue('S-1-22-1-7', 'z'), (error: unknown) => error instanceof LxssError && error.code === 'LXSSD_E_TOO_MANY_TICKETS');
     codes.issue('S-1-22-1-8', 'z');
     codes.voidWhere((binding) => binding === 'x');
     assert.equal(codes.redeem(held[0]!.code), undefined);
