@@ -2,19 +2,11 @@
 // and the time left. Redrawn at most a few times a second, on one line that is cleared at the end.
 
 import { Transform } from 'node:stream';
+import { formatBytes } from '../client/format.js';
+
+export { formatBytes };
 
 const REDRAW_MS = 200;
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

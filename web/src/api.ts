@@ -1,6 +1,8 @@
 // The page's client of the lxssd API: same origin, the token from sessionStorage as the bearer header (never a
 // cookie: cookies are not port-scoped), WebSockets with the token as a subprotocol, every failure a Problem.
 
+import { formatBytes } from '../../src/client/format.js';
+
 const TOKEN_KEY = 'lxssd.token';
 
 export interface Problem {
@@ -82,16 +84,21 @@ export function openSocket(path: string, protocol: string): WebSocket {
 /** WebSocket close code for a stream whose token was revoked or expired. */
 export const CLOSE_TOKEN_ENDED = 4401;
 
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+/** A size for people; a dash when there is none. */
+export function formatSize(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? '—' : formatBytes(bytes);
+}
+
+/** Every item of a paged list (`?limit=&after=`, answered with `next`), page after page. */
+export async function allPages<T>(path: string, key: string): Promise<T[]> {
+  const found: T[] = [];
+  let after: string | null | undefined;
+  do {
+    const page = await api<Record<string, unknown> & { next: string | null }>(`${path}?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    found.push(...(page[key] as T[]));
+    after = page.next;
+  } while (after);
+  return found;
 }
 
 export function describeError(error: unknown): string {

@@ -2,7 +2,7 @@
 // chosen or dropped file with a real progress bar, and exports downloaded through one-time tickets.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, describeError, formatBytes, storedToken } from './api.js';
+import { allPages, api, describeError, formatSize, storedToken } from './api.js';
 import type { EventBusClient } from './bus.js';
 import type { Distribution } from './types.js';
 
@@ -22,17 +22,8 @@ interface Progress {
   failed?: string;
 }
 
-export async function listDistributions(): Promise<Distribution[]> {
-  const found: Distribution[] = [];
-  let after: string | null | undefined;
-  do {
-    const page = await api<{ distributions: Distribution[]; next: string | null }>(
-      `/v1/distributions?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`,
-    );
-    found.push(...page.distributions);
-    after = page.next;
-  } while (after);
-  return found;
+export function listDistributions(): Promise<Distribution[]> {
+  return allPages<Distribution>('/v1/distributions', 'distributions');
 }
 
 /** The distribution list, kept current by the bus: re-read when an event says it changed, never polled. */
@@ -119,7 +110,7 @@ export function DistributionsPanel({ bus, confirm, onOpenTerminal, distributions
                 <th scope="row">{d.name}</th>
                 <td class={`state state-${d.state.toLowerCase()}`}>{d.state === 'Installed' ? 'Stopped' : d.state}</td>
                 <td>{d.isDefault ? 'Yes (default)' : 'No'}</td>
-                <td>{formatBytes(d.sizeBytes)}</td>
+                <td>{formatSize(d.sizeBytes)}</td>
                 <td>{d.version}</td>
                 <td class="path">{d.basePath}</td>
                 <td class="actions">
@@ -210,7 +201,7 @@ function ImportProgress({ progress }: { progress: Record<string, Progress> }) {
           ) : (
             <>
               <progress id={`import-progress-${name}`} max={1} value={p.uploaded ?? undefined} />{' '}
-              <span>{p.uploaded === undefined ? '' : `${Math.round(p.uploaded * 100)}% sent`}{p.bytesWritten ? `, ${formatBytes(p.bytesWritten)} unpacked` : ''}</span>
+              <span>{p.uploaded === undefined ? '' : `${Math.round(p.uploaded * 100)}% sent`}{p.bytesWritten ? `, ${formatSize(p.bytesWritten)} unpacked` : ''}</span>
             </>
           )}
         </li>

@@ -2,19 +2,12 @@
 // buttons to signal or kill it.
 
 import { useEffect, useState } from 'preact/hooks';
-import { api, describeError } from './api.js';
+import { allPages, api, describeError } from './api.js';
 import type { EventBusClient } from './bus.js';
 import type { Process } from './types.js';
 
 async function listProcesses(): Promise<Process[]> {
-  const found: Process[] = [];
-  let after: string | null | undefined;
-  do {
-    const page = await api<{ processes: Process[]; next: string | null }>(`/v1/processes?limit=1000${after ? `&after=${encodeURIComponent(after)}` : ''}`);
-    found.push(...page.processes);
-    after = page.next;
-  } while (after);
-  return found.reverse();
+  return (await allPages<Process>('/v1/processes', 'processes')).reverse();
 }
 
 function ending(p: Process): string {
