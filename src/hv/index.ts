@@ -1,7 +1,8 @@
-// Picks the hypervisor backend for this platform: the only place that knows which backends exist.
+// Picks the hypervisor backend for this platform: the only place that knows which backends exist. A backend is
+// loaded only on its own platform (the Linux one binds libc as it loads), so this module imports on any.
 
+import type { LinuxHypervisorOptions } from './linux/options.js';
 import type { Hypervisor } from './types.js';
-import { createLinuxHypervisor, type LinuxHypervisorOptions } from './linux/index.js';
 
 export type {
   Account,
@@ -30,9 +31,10 @@ export interface HypervisorOptions {
   readonly linux?: LinuxHypervisorOptions;
 }
 
-export function createHypervisor(options: HypervisorOptions = {}): Hypervisor {
+export async function createHypervisor(options: HypervisorOptions = {}): Promise<Hypervisor> {
   if (process.platform !== 'linux') {
     throw new Error(`lxssd has no hypervisor backend for ${process.platform} yet`);
   }
+  const { createLinuxHypervisor } = await import('./linux/index.js');
   return createLinuxHypervisor(options.linux);
 }

@@ -10,13 +10,9 @@ import { descriptorLimit, openDescriptors } from './descriptor-limit.js';
 import { peerCredentials } from './peer-credentials.js';
 import { claimStateDir } from './state-dir-lock.js';
 import { LinuxVm } from './vm.js';
+import type { LinuxHypervisorOptions } from './options.js';
 
-export interface LinuxHypervisorOptions {
-  /** where subuid, subgid and login.defs are read (default /etc; tests point it at copies) */
-  readonly idFilesDir?: string;
-  /** give users without a subordinate range one (edits subuid/subgid under shadow's locks); default false */
-  readonly allocateSubordinateIds?: boolean;
-}
+export type { LinuxHypervisorOptions };
 
 export function createLinuxHypervisor(options: LinuxHypervisorOptions = {}): Hypervisor {
   const idMaps = new IdMaps({ dir: options.idFilesDir, allocate: options.allocateSubordinateIds });
