@@ -42,9 +42,9 @@ export interface LxssServer extends FastifyInstance {
 export async function buildServer(config: Config, deps: ServerDeps = {}): Promise<LxssServer> {
   const hv =
     deps.hv ??
-    createHypervisor({
+    (await createHypervisor({
       linux: { idFilesDir: config.idFilesDir, allocateSubordinateIds: config.allocateSubordinateIds },
-    });
+    }));
   const http = httpServerOptions(config);
   const app = Fastify({
     logger: loggerOptions(config.logLevel),

@@ -7,7 +7,7 @@ import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
 import { LxssError } from './errors.js';
-import type { EventBus } from './events.js';
+import { aboutDistribution, type EventBus } from './events.js';
 import type { DistributionRecord, Registry } from './registry.js';
 import { UndoStack } from './undo-stack.js';
 
@@ -243,7 +243,7 @@ export class Distributions {
     }
     if (this.registry.defaultDistribution !== record.id) {
       await this.registry.setDefault(record.id);
-      this.events.emit({ type: 'default-distribution-changed', distributionId: record.id, name: record.name });
+      this.events.emit({ type: 'default-distribution-changed', ...aboutDistribution(record) });
     }
     return this.view(record);
   }
@@ -290,7 +290,7 @@ export class Distributions {
       await this.registry.put({ ...record, filesCreated: true });
       const progress = { read: 0, written: 0 };
       const tell = throttled(() =>
-        this.events.emit({ type: 'distribution-import-progress', distributionId: id, name, bytesRead: progress.read, bytesWritten: progress.written }),
+        this.events.emit({ type: 'distribution-import-progress', ...aboutDistribution({ id, name }), bytesRead: progress.read, bytesWritten: progress.written }),
       );
       this.installing.set(id, progress);
       undo.push(() => this.installing.delete(id));
@@ -311,12 +311,12 @@ export class Distributions {
       const failure = fromHv(error, 'import');
       const { code, detail } =
         failure instanceof LxssError ? failure : { code: 'WSL_E_IMPORT_FAILED' as const, detail: (failure as Error).message ?? String(failure) };
-      this.events.emit({ type: 'distribution-import-failed', distributionId: id, name, code, detail });
+      this.events.emit({ type: 'distribution-import-failed', ...aboutDistribution({ id, name }), code, detail });
       throw failure;
     }
     this.installing.delete(id);
     this.locks.delete(id);
-    this.events.emit({ type: 'distribution-registered', distributionId: id, name });
+    this.events.emit({ type: 'distribution-registered', ...aboutDistribution({ id, name }) });
     if (this.registry.defaultDistribution === null) await this.setDefault(id);
     return { ...this.get(id), warnings };
   }
@@ -403,7 +403,7 @@ export class Distributions {
           `the files of ${record.name} are removed, but its record could not be (${error instanceof LxssError ? error.detail : String(error)}): it is listed as Uninstalling until you unregister it again or the service restarts, either of which finishes the removal`,
         );
       }
-      this.events.emit({ type: 'distribution-unregistered', distributionId: record.id, name: record.name });
+      this.events.emit({ type: 'distribution-unregistered', ...aboutDistribution(record) });
       if (wasDefault) {
         const heir = this.registry.all().find((other) => other.state === 'Installed');
         // The unregister itself is done: a default that cannot be written now is simply unset (as on disk).
@@ -456,7 +456,7 @@ export class Distributions {
     // Counted on its way out, for the progress events; whoever stops reading it ends the export itself.
     let written = 0;
     const tell = throttled(() =>
-      this.events.emit({ type: 'distribution-export-progress', distributionId: record.id, name: record.name, bytesWritten: written }),
+      this.events.emit({ type: 'distribution-export-progress', ...aboutDistribution(record), bytesWritten: written }),
     );
     const source = stream;
     const counted = new Transform({
@@ -497,7 +497,7 @@ export class Distributions {
     } finally {
       this.locks.delete(record.id);
     }
-    this.events.emit({ type: 'distribution-configured', distributionId: record.id, name: record.name, changed: ['basePath'] });
+    this.events.emit({ type: 'distribution-configured', ...aboutDistribution(record), changed: ['basePath'] });
     return this.view(moved);
   }
 

@@ -1,47 +1,17 @@
 // A session's event bus: core emits typed events, the bus numbers them in order and keeps the last few so
 // a subscriber that reconnects can resume from its last id. Subscribers never block emitters.
 
-import type { StopReason } from '../hv/index.js';
-import type { ErrorCode } from './errors.js';
+import type { EventsLost, LxssEvent, LxssEventBody } from './event-schemas.js';
+
+export type { EventsLost, LxssEvent, LxssEventBody } from './event-schemas.js';
+
+/** The fields every event about a distribution carries (the builder of distribution events' common part). */
+export function aboutDistribution(distribution: { readonly id: string; readonly name: string }): { distributionId: string; name: string } {
+  return { distributionId: distribution.id, name: distribution.name };
+}
 
 /** What a VM ran out of: processes (its maxPids), or memory (its memory limit; processes may be OOM-killed). */
-export type VmResourceName = 'processes' | 'memory';
-
-/** Every event lxssd emits, keyed by `type`. */
-export type LxssEventBody =
-  | { type: 'distribution-registered'; distributionId: string; name: string }
-  | { type: 'distribution-configured'; distributionId: string; name: string; changed: string[] }
-  | { type: 'distribution-unregistered'; distributionId: string; name: string }
-  | { type: 'distribution-import-progress'; distributionId: string; name: string; bytesRead: number; bytesWritten: number }
-  | { type: 'distribution-import-failed'; distributionId: string; name: string; code: ErrorCode; detail: string }
-  | { type: 'distribution-export-progress'; distributionId: string; name: string; bytesWritten: number }
-  | { type: 'default-distribution-changed'; distributionId: string | null; name: string | null }
-  | { type: 'vm-started'; pid: number }
-  | { type: 'vm-stopped'; reason: StopReason }
-  | { type: 'vm-limit-reached'; resource: VmResourceName; count: number; limit: number | null }
-  | { type: 'instance-started'; distributionId: string; name: string; pid: number }
-  | { type: 'instance-stopped'; distributionId: string; name: string; reason: StopReason }
-  | { type: 'boot-command-exited'; distributionId: string; name: string; exitCode: number; output: string }
-  | { type: 'process-started'; processId: string; distributionId: string; pid: number; argv: string[] }
-  | { type: 'process-exited'; processId: string; distributionId: string; exitCode: number; signal: number | null };
-
-export type LxssEvent = LxssEventBody & {
-  /** increasing per session, never reused */
-  readonly id: number;
-  readonly time: string;
-};
-
-/**
- * Stands in a replay for events that were no longer kept: its id is the last lost one, so a client that
- * remembers "the last id I saw" moves past the gap knowingly instead of never learning about it.
- */
-export interface EventsLost {
-  readonly type: 'events-lost';
-  readonly id: number;
-  readonly time: string;
-  readonly firstLostId: number;
-  readonly lastLostId: number;
-}
+export type VmResourceName = Extract<LxssEventBody, { type: 'vm-limit-reached' }>['resource'];
 
 /** What a subscriber receives: events, and at most one gap marker before the first of them. */
 export type EventStreamItem = LxssEvent | EventsLost;

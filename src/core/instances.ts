@@ -15,7 +15,7 @@ import {
   type VmResources,
 } from '../hv/index.js';
 import { LxssError } from './errors.js';
-import type { EventBus } from './events.js';
+import { aboutDistribution, type EventBus } from './events.js';
 import { filesMissing } from './distributions.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
 
@@ -306,7 +306,7 @@ export class Instances {
     );
     const instance: RunningInstance = { distribution, hv, hostname, wslConf, clients: 0, shares };
     this.running.set(distribution.id, instance);
-    this.events.emit({ type: 'instance-started', distributionId: distribution.id, name: distribution.name, pid: hv.pid });
+    this.events.emit({ type: 'instance-started', ...aboutDistribution(distribution), pid: hv.pid });
     hv.ended.then(() => this.ended(instance));
     if (wslConf.bootCommand) this.runBootCommand(instance, wslConf.bootCommand);
     this.armIdle(instance);
@@ -338,8 +338,7 @@ export class Instances {
       this.options.log('boot command exited', { distribution: distribution.name, exitCode: status.exitCode, output });
       this.events.emit({
         type: 'boot-command-exited',
-        distributionId: distribution.id,
-        name: distribution.name,
+        ...aboutDistribution(distribution),
         exitCode: status.exitCode,
         output,
       });
@@ -356,8 +355,7 @@ export class Instances {
     this.running.delete(distribution.id);
     this.events.emit({
       type: 'instance-stopped',
-      distributionId: distribution.id,
-      name: distribution.name,
+      ...aboutDistribution(distribution),
       reason: instance.stopReason ?? 'crashed',
     });
     if (this.running.size === 0 && this.starting.size === 0) this.armVmIdle();

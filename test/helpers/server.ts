@@ -1,5 +1,6 @@
 // A real lxssd for a test: built with buildServer, listening on an ephemeral loopback port and a local
-// socket in a folder every user can reach; closed and removed after the test.
+// socket in a folder every user can reach; closed and removed after the test, and every event its buses carried
+// checked against the document.
 
 import type { TestContext } from 'node:test';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { type Config, resolveConfig } from '../../src/config.js';
 import { startListening } from '../../src/listen.js';
 import { buildServer, type LxssServer } from '../../src/server.js';
+import { assertEventsMatchDocument } from './event-contract.js';
 
 export interface TestServer {
   app: LxssServer;
@@ -49,6 +51,8 @@ export async function startServer(t: TestContext, overrides: ConfigOverrides = {
   t.after(async () => {
     await app.close();
     if (dir === undefined) await rm(root, { recursive: true, force: true });
+    // After the close, so the events of shutting down are checked too.
+    assertEventsMatchDocument(app);
   });
   const listening = await startListening(app, config);
   return { app, config, url: listening.url, port: listening.port, socketPath, stateDir };
