@@ -503,7 +503,8 @@ describe('configure, default, move and unregister', () => {
     assert.equal((none.json as any).code, 'WSL_E_DEFAULT_DISTRO_NOT_FOUND');
 
     assert.deepEqual(
-      events.map((event) => event.type),
+      // Progress events come as many times as the transfer takes: the order of the rest is what matters here.
+      events.filter((event) => !event.type.endsWith('-progress')).map((event) => event.type),
       [
         'distribution-registered',
         'default-distribution-changed',
