@@ -127,7 +127,8 @@ describe('Fastify’s own refusals', () => {
   it('answers unknown routes with 404 and a wrong method with 405 naming the allowed ones', async (t) => {
     const server = await startServer(t);
     const token = await tokenOf(server);
-    for (const path of ['/', '/v2/version', '/v1/nothing', '/v1/distributions/a/b/c/d']) {
+    // `/` is the dashboard's page (test/browser/dashboard.test.ts); a path beside it that is nothing is a 404.
+    for (const path of ['/nothing.here', '/v2/version', '/v1/nothing', '/v1/distributions/a/b/c/d']) {
       const response = await request(server.url).get(path).set('authorization', `Bearer ${token}`);
       assertProblem(response, 'ERROR_NOT_FOUND', `GET ${path}`);
     }
@@ -136,6 +137,7 @@ describe('Fastify’s own refusals', () => {
       ['delete', '/v1/session', ['GET']],
       ['patch', '/v1/tokens', ['GET', 'POST']],
       ['post', '/v1/distributions/x', ['GET', 'PATCH', 'DELETE']],
+      ['post', '/', ['GET']],
     ];
     for (const [method, path, allowed] of cases) {
       const response = await (request(server.url) as any)[method](path).set('authorization', `Bearer ${token}`);
