@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { access, chmod, chown, mkdir } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -35,7 +36,8 @@ function collectStderr(child: ChildProcess): () => string {
 async function exitCode(child: ChildProcess): Promise<number> {
   if (child.exitCode !== null) return child.exitCode;
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
-  return code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+  // A helper on this host: the host's signal numbers are the right ones for 128+N.
+  return code ?? 128 + (signal ? constants.signals[signal] : 0);
 }
 
 /** The exit code once all the child printed has been read too ('exit' may come before the last output). */
