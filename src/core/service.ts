@@ -3,6 +3,7 @@
 
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Config } from '../config.js';
 import type { Hypervisor } from '../hv/index.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { LxssError } from './errors.js';
@@ -12,26 +13,27 @@ import { SessionManager } from './session-manager.js';
 import type { UserSession } from './session.js';
 import { type TokenInfo, TokenStore } from './token-store.js';
 
-export interface ServiceOptions {
-  readonly stateDir: string;
-  readonly maxImportBytes: number;
-  readonly maxImportEntries: number;
-  readonly instanceIdleTimeout: number;
-  readonly vmIdleTimeout: number;
-  readonly sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
-  readonly processRetentionMs: number;
-  readonly maxProcesses: number;
-  readonly maxRunOutputBytes: number;
-  readonly maxStreams: number;
-  /** WSL's [wsl2] memory, swap and processors, and maxPids: each user's VM's limits */
-  readonly memoryBytes: number | null;
-  readonly swapBytes: number | null;
-  readonly processors: number | null;
-  readonly maxPids: number;
-  readonly authFailureLimit: number;
-  readonly authFailureGlobalLimit: number;
-  readonly authFailureWindowMs: number;
-}
+/** What the service takes of the configuration (src/config.ts declares each setting once). */
+export type ServiceOptions = Pick<
+  Config,
+  | 'stateDir'
+  | 'maxImportBytes'
+  | 'maxImportEntries'
+  | 'instanceIdleTimeout'
+  | 'vmIdleTimeout'
+  | 'sharedFolders'
+  | 'processRetentionMs'
+  | 'maxProcesses'
+  | 'maxRunOutputBytes'
+  | 'maxStreams'
+  | 'memoryBytes'
+  | 'swapBytes'
+  | 'processors'
+  | 'maxPids'
+  | 'authFailureLimit'
+  | 'authFailureGlobalLimit'
+  | 'authFailureWindowMs'
+>;
 
 /** Where core reports what an operator should see in the service log. */
 export type ServiceLog = (message: string, detail?: Record<string, unknown>) => void;
