@@ -74,8 +74,6 @@ export interface LaunchOptions {
   stdio?: readonly [number, number, number];
   /** Pty mode instead: init opens a pty of this size and hands the master back. */
   pty?: { cols: number; rows: number };
-  /** Called once with the exit status (the 'exit' event carries it too). */
-  onExit?: (status: ExitStatus) => void;
 }
 
 export interface LaunchedProcess {
@@ -139,7 +137,6 @@ interface Pending {
 interface LiveLaunch {
   resolve: (status: ExitStatus) => void;
   reject: (error: Error) => void;
-  onExit?: (status: ExitStatus) => void;
 }
 
 export interface InitChannelEvents {
@@ -274,7 +271,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     });
     exit.catch(() => undefined); // only a caller who awaits it should see a rejection
     // Registered before sending: EXITED can arrive in the same chunk as LAUNCHED.
-    this.launches.set(id, { resolve: resolveExit, reject: rejectExit, onExit: options.onExit });
+    this.launches.set(id, { resolve: resolveExit, reject: rejectExit });
     try {
       const answer = await this.request(id, MessageType.Launch, frame, stdio);
       if (answer.type !== 'launched') throw new InitProtocolError(`LAUNCH answered with ${answer.type}`);
@@ -420,7 +417,6 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
       const launch = this.launches.get(message.id);
       this.launches.delete(message.id);
       launch?.resolve(status);
-      launch?.onExit?.(status);
       this.emit('exit', status);
       return;
     }
