@@ -1,13 +1,14 @@
 // Shell completion for lxss: flags, the alias verbs, and distribution names (asked of the server as you type,
 // through `lxss -l -q`, so they are always current).
 
+import { VERBS } from './aliases.js';
+
 const FLAGS = [
   '-d', '--distribution', '--distribution-id', '-u', '--user', '--cd', '--shell-type', '-e', '--exec',
   '-l', '--list', '--all', '--running', '-q', '--quiet', '-v', '--verbose', '--json',
   '--import', '--export', '--format', '--unregister', '-t', '--terminate', '--shutdown', '-s', '--set-default',
   '--manage', '--set-default-user', '--move', '--status', '--version', '-h', '--help',
 ];
-export const ALIAS_VERBS = ['list', 'run', 'import', 'export', 'unregister', 'terminate', 'shutdown', 'status', 'set-default', 'version', 'help', 'token', 'completion'];
 /** Flags (and verbs) whose next word is a distribution name. */
 const TAKES_DISTRIBUTION = ['-d', '--distribution', '--unregister', '-t', '--terminate', '-s', '--set-default', '--manage', '--export', 'unregister', 'terminate', 'set-default', 'export'];
 
@@ -29,7 +30,7 @@ _lxss() {
     token) COMPREPLY=($(compgen -W "save forget" -- "$cur")); return ;;
   esac
   if [ "$COMP_CWORD" -eq 1 ] && [[ "$cur" != -* ]]; then
-    COMPREPLY=($(compgen -W "${ALIAS_VERBS.join(' ')}" -- "$cur"))
+    COMPREPLY=($(compgen -W "${VERBS.join(' ')}" -- "$cur"))
   elif [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "${FLAGS.join(' ')}" -- "$cur"))
   else
@@ -56,7 +57,7 @@ _lxss() {
     token) compadd save forget; return ;;
   esac
   if (( CURRENT == 2 )) && [[ "$cur" != -* ]]; then
-    compadd ${ALIAS_VERBS.join(' ')}
+    compadd ${VERBS.join(' ')}
   elif [[ "$cur" == -* ]]; then
     compadd -- ${FLAGS.join(' ')}
   else

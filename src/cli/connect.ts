@@ -3,13 +3,14 @@
 // is used; when none does, the failure names everything that was tried.
 
 import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { ClientOptions } from 'ws';
 import { type ClientHandle, createLxssClient } from '../client/index.js';
+import { defaultSocketPath, defaultStateDir } from '../config.js';
 import { CliFailure } from './failure.js';
 import { readSavedToken, savedTokenPath } from './token-file.js';
 
-export const ROOT_SOCKET = '/run/lxssd/lxssd.sock';
+/** Root's service's socket (the system one), as lxssd itself defaults it. */
+export const ROOT_SOCKET = defaultSocketPath(true, '');
 
 export type Endpoint = { kind: 'socket'; socketPath: string; token?: string } | { kind: 'tcp'; url: string; token: string };
 
@@ -22,8 +23,9 @@ export interface Connection {
   describe: string;
 }
 
+/** The socket of a service this user runs, as lxssd itself defaults it. */
 export function userSocketPath(env: NodeJS.ProcessEnv): string {
-  return join(env.HOME || homedir(), '.local', 'state', 'lxssd', 'lxssd.sock');
+  return defaultSocketPath(false, defaultStateDir(false, env.HOME || homedir()));
 }
 
 function describeEndpoint(endpoint: Endpoint): string {

@@ -4,9 +4,11 @@
 // raw (so Ctrl-C reaches the process as a byte) and SIGWINCH resizes it; with pipes, the signals lxss receives
 // are passed on and stdin's end is the process's EOF.
 
+import { constants } from 'node:os';
 import WebSocket from 'ws';
 import type { ReadStream } from 'node:tty';
 import type { components } from '../client/openapi.js';
+import { problemFromText } from '../client/problem.js';
 import type { Connection } from './connect.js';
 import { CliFailure, failureFromAnswer } from './failure.js';
 import { enterRawMode, type RawTerminal, terminalSize } from './terminal.js';
@@ -106,13 +108,8 @@ export async function execute(connection: Connection, options: ExecOptions): Pro
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
-        reject(failureFromAnswer(response.statusCode ?? 0, body, text));
+        const { code, detail } = problemFromText(response.statusCode ?? 0, text);
+        reject(new CliFailure(code, detail));
       });
     });
     socket.on('error', (error) => reject(new CliFailure('LXSSD_E_STDIO', `the stdio connection failed: ${error.message}`)));
@@ -222,8 +219,9 @@ function forwardSignals(control: Control, interactive: boolean, cleanups: Array<
   }
 }
 
-function signalNumber(name: string): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 } as Record<string, number>)[name] ?? 1;
+/** lxss runs on this host: a shell here reports its own signal's number as 128+N. */
+function signalNumber(name: (typeof FORWARDED_SIGNALS)[number]): number {
+  return constants.signals[name];
 }
 
 /** 125–127 mean the program never ran (no such program, not executable, no such cwd): say why, as a shell does. */

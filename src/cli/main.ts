@@ -2,9 +2,11 @@
 // command runs (128+N after a signal), 255 (wsl.exe's -1) when lxss itself fails — plus the alias verbs of
 // today's tools (`lxss list`, `lxss run`, `lxss import`), `--json` on listings, saved tokens and completion.
 
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { LXSSD_VERSION } from '../version.js';
-import { ALIAS_VERBS, bashCompletion, zshCompletion } from './completion.js';
+import { ALIASES } from './aliases.js';
+import { bashCompletion, zshCompletion } from './completion.js';
 import { type Connection, findServer } from './connect.js';
 import { type ExecOptions, execute } from './exec.js';
 import { CliFailure, failureFromAnswer, LXSS_FAILURE_EXIT } from './failure.js';
@@ -94,20 +96,8 @@ function wslProgram(): Command {
 /** `lxss list -v` → `lxss -l -v`: the alias verbs are spelled as wsl.exe's flags. */
 export function translateAliases(argv: string[]): string[] {
   const [first, ...rest] = argv;
-  const flag: Record<string, string[]> = {
-    list: ['-l'],
-    run: [],
-    import: ['--import'],
-    export: ['--export'],
-    unregister: ['--unregister'],
-    terminate: ['-t'],
-    shutdown: ['--shutdown'],
-    status: ['--status'],
-    'set-default': ['-s'],
-    version: ['--version'],
-    help: ['--help'],
-  };
-  return first !== undefined && flag[first] ? [...flag[first], ...rest] : argv;
+  const flags = first === undefined ? undefined : ALIASES[first];
+  return flags ? [...flags, ...rest] : argv;
 }
 
 function usage(detail: string): CliFailure {
@@ -127,11 +117,10 @@ async function withServer<T>(work: (connection: Connection) => Promise<T>): Prom
   }
 }
 
-async function simple(connection: Connection, answer: Promise<{ data?: unknown; error?: unknown; response: Response }>): Promise<void> {
-  const { data, error, response } = await answer;
+/** Waits for an answer with no body worth showing; a refusal becomes the CLI failure. */
+async function succeeded(answer: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+  const { error, response } = await answer;
   if (!response.ok) throw failureFromAnswer(response.status, error);
-  void data;
-  void connection;
 }
 
 async function runWsl(argv: string[]): Promise<number> {
@@ -197,25 +186,25 @@ async function runWsl(argv: string[]): Promise<number> {
     }
     case 'unregister':
       return withServer(async (connection) => {
-        await simple(connection, connection.client.api.DELETE('/v1/distributions/{distro}', { params: { path: { distro: options.unregister as string } } }));
+        await succeeded(connection.client.api.DELETE('/v1/distributions/{distro}', { params: { path: { distro: options.unregister as string } } }));
         print(SUCCESS);
         return 0;
       });
     case 'terminate':
       return withServer(async (connection) => {
-        await simple(connection, connection.client.api.DELETE('/v1/distributions/{distro}/instance', { params: { path: { distro: options.terminate as string } } }));
+        await succeeded(connection.client.api.DELETE('/v1/distributions/{distro}/instance', { params: { path: { distro: options.terminate as string } } }));
         print(SUCCESS);
         return 0;
       });
     case 'shutdown':
       return withServer(async (connection) => {
-        await simple(connection, connection.client.api.POST('/v1/shutdown', {}));
+        await succeeded(connection.client.api.POST('/v1/shutdown', {}));
         print(SUCCESS);
         return 0;
       });
     case 'setDefault':
       return withServer(async (connection) => {
-        await simple(connection, connection.client.api.PUT('/v1/default-distribution', { body: { distro: options.setDefault as string } }));
+        await succeeded(connection.client.api.PUT('/v1/default-distribution', { body: { distro: options.setDefault as string } }));
         print(SUCCESS);
         return 0;
       });
@@ -226,10 +215,9 @@ async function runWsl(argv: string[]): Promise<number> {
         if (options.setDefaultUser !== undefined) {
           const user = options.setDefaultUser;
           const patch = /^\d+$/.test(user) ? { defaultUid: Number(user) } : { defaultUser: user };
-          await simple(connection, connection.client.api.PATCH('/v1/distributions/{distro}', { params: { path: { distro } }, body: patch }));
+          await succeeded(connection.client.api.PATCH('/v1/distributions/{distro}', { params: { path: { distro } }, body: patch }));
         } else {
-          const { resolve } = await import('node:path');
-          await simple(connection, connection.client.api.POST('/v1/distributions/{distro}/move', { params: { path: { distro } }, body: { location: resolve(options.move as string) } }));
+          await succeeded(connection.client.api.POST('/v1/distributions/{distro}/move', { params: { path: { distro } }, body: { location: resolve(options.move as string) } }));
         }
         print(SUCCESS);
         return 0;
@@ -321,4 +309,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-void ALIAS_VERBS;

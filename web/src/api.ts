@@ -2,14 +2,11 @@
 // cookie: cookies are not port-scoped), WebSockets with the token as a subprotocol, every failure a Problem.
 
 import { formatBytes } from '../../src/client/format.js';
+import { problemFromResponse, type ProblemSummary } from '../../src/client/problem.js';
 
 const TOKEN_KEY = 'lxssd.token';
 
-export interface Problem {
-  status: number;
-  code: string;
-  detail: string;
-}
+export type Problem = ProblemSummary;
 
 export class ApiError extends Error {
   constructor(readonly problem: Problem) {
@@ -30,16 +27,6 @@ export function storeToken(token: string | null): void {
 let onUnauthenticated: (problem: Problem) => void = () => undefined;
 export function whenUnauthenticated(listener: (problem: Problem) => void): void {
   onUnauthenticated = listener;
-}
-
-export async function problemOf(response: Response): Promise<Problem> {
-  const text = await response.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-    return { status: response.status, code: body.code ?? `HTTP_${response.status}`, detail: body.detail ?? body.title ?? text };
-  } catch {
-    return { status: response.status, code: `HTTP_${response.status}`, detail: text || response.statusText };
-  }
 }
 
 export interface CallOptions {
@@ -65,7 +52,7 @@ export async function api<T = unknown>(path: string, options: CallOptions = {}):
     throw new ApiError({ status: 0, code: 'LXSSD_E_NOT_RUNNING', detail: `lxssd does not answer (${(error as Error).message})` });
   }
   if (!response.ok) {
-    const problem = await problemOf(response);
+    const problem = await problemFromResponse(response);
     if (response.status === 401 && options.token === undefined) onUnauthenticated(problem);
     throw new ApiError(problem);
   }

@@ -3,6 +3,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { allPages, api, describeError, formatSize, storedToken } from './api.js';
+import { problemFromText } from '../../src/client/problem.js';
 import type { EventBusClient } from './bus.js';
 import type { Distribution } from './types.js';
 
@@ -239,14 +240,8 @@ function ImportForm({ onStart, onUpload, onDone }: {
     request.onload = () => {
       if (request.status === 201) onDone(importing);
       else {
-        let detail = request.statusText;
-        try {
-          const problem = JSON.parse(request.responseText) as { detail?: string; code?: string };
-          detail = `${problem.detail} (${problem.code})`;
-        } catch {
-          // not a problem document
-        }
-        onDone(importing, detail);
+        const { code, detail } = problemFromText(request.status, request.responseText);
+        onDone(importing, `${detail} (${code})`);
       }
     };
     request.onerror = () => onDone(importing, 'the upload failed (lxssd did not answer)');

@@ -1,10 +1,10 @@
 // The AsyncAPI 3 document of the WebSocket routes (openapi/asyncapi.yaml, committed and written by hand) at
 // /asyncapi.yaml. Public, like /openapi.json: it describes the API, it does not use it. Read once at start.
 
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { notModified, strongEtag } from './static-etag.js';
 
 /** The committed document: from dist/src/routes/plugins/ (where this runs) up to the package's openapi/. */
 export const ASYNCAPI_PATH = new URL('../../../../openapi/asyncapi.yaml', import.meta.url);
@@ -12,13 +12,10 @@ export const ASYNCAPI_URL = '/asyncapi.yaml';
 
 async function asyncapi(app: FastifyInstance): Promise<void> {
   const document = readFileSync(ASYNCAPI_PATH);
-  const etag = `"${createHash('sha256').update(document).digest('base64url').slice(0, 27)}"`;
+  const etag = strongEtag(document);
   app.get(ASYNCAPI_URL, { schema: { hide: true } }, async (request, reply) => {
     reply.header('etag', etag).header('cache-control', 'no-cache');
-    const match = request.headers['if-none-match'];
-    if (match !== undefined && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) {
-      return reply.code(304).send();
-    }
+    if (notModified(request, etag)) return reply.code(304).send();
     return reply.type('application/yaml; charset=utf-8').send(document);
   });
 }

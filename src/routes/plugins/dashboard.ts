@@ -2,13 +2,13 @@
 // once at start, each with a strong ETag (If-None-Match → 304) and, for browsers that take it, gzip made once.
 // The page's policy (DASHBOARD_CSP) allows nothing from outside our origin; the API refuses other origins.
 
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { notModified, strongEtag } from './static-etag.js';
 
 /** From dist/src/routes/plugins/ (where this runs) to dist/web. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
@@ -34,8 +34,7 @@ function load(dir: string): Map<string, Asset> {
     const type = TYPES[extname(name)];
     if (!type) continue;
     const body = readFileSync(join(dir, name));
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-    assets.set(name === 'index.html' ? '/' : `/${name}`, { body, gzipped: gzipSync(body, { level: 9 }), type, etag });
+    assets.set(name === 'index.html' ? '/' : `/${name}`, { body, gzipped: gzipSync(body, { level: 9 }), type, etag: strongEtag(body) });
   }
   return assets;
 }
@@ -43,8 +42,7 @@ function load(dir: string): Map<string, Asset> {
 function send(asset: Asset, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   // Revalidated on every load (a 304 costs a round trip, no bytes): an upgrade of lxssd never leaves an old page.
   reply.header('etag', asset.etag).header('cache-control', 'no-cache').header('vary', 'accept-encoding');
-  const match = request.headers['if-none-match'];
-  if (match !== undefined && match.split(',').some((tag) => tag.trim() === asset.etag)) return reply.code(304).send();
+  if (notModified(request, asset.etag)) return reply.code(304).send();
   reply.type(asset.type);
   if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
     return reply.header('content-encoding', 'gzip').send(asset.gzipped);
