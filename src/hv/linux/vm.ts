@@ -234,7 +234,7 @@ class LinuxInstance implements HvInstance {
           stdout: null,
           stderr: null,
           terminal,
-          exited: launched.exit.then(toExitStatus),
+          exited: launched.exit.then(exitStatusOf),
           kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
           resize: (cols, rows) => this.channel.resize(id, cols, rows).catch(exitedFirst),
         };
@@ -259,7 +259,7 @@ class LinuxInstance implements HvInstance {
         stdout,
         stderr,
         terminal: null,
-        exited: launched.exit.then(toExitStatus),
+        exited: launched.exit.then(exitStatusOf),
         kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
         resize: async () => {
           throw new HvError('failed', 'not a terminal');
@@ -354,6 +354,6 @@ function exitedFirst(error: unknown): never {
   throw error;
 }
 
-function toExitStatus(status: { exitCode: number; signal: number }): ExitStatus {
-  return { exitCode: status.exitCode, signal: status.signal === 0 ? null : status.signal };
+function exitStatusOf(status: ExitStatus): ExitStatus {
+  return { exitCode: status.exitCode, signal: status.signal };
 }
