@@ -82,8 +82,9 @@
  * mount_setattr, close_range); Debian 12 ships 6.1.
  *
  * Who owns which argument rule.  This helper runs as host root and never
- * acts on an argv it did not check: every rule below is refused here too
- * (exit 125), but each is stated, with its reason, in one place.
+ * acts on an argv it did not check: whoever built it, each rule below that
+ * it can see is refused here (exit 125).  Each is stated, with its reason,
+ * by one owner:
  *  - Here (args.c, idmap.c, creds.c) what is about a value and what only
  *    this side can see: the syntax of every option; the id map rules the
  *    kernel would otherwise refuse late (overlaps, 2^32, 340 lines, inner 0
@@ -97,9 +98,9 @@
  *    rename the host); --instance-root needs --new-pid (its /proc is the new
  *    PID namespace's) and excludes --root; --bind and --init-file need
  *    --instance-root.  It refuses those with the reason before anything
- *    starts; args.c keeps them as a plain table.  Also its own: that
- *    --pid-fd is one of the descriptors it passes, and that a bind's paths
- *    have no ':' to misread in SRC:DST.
+ *    starts; args.c keeps them as a plain table.  Also its own, as only
+ *    it can see them: that --pid-fd is one of the descriptors it passes,
+ *    and that a bind's paths have no ':' to misread in SRC:DST.
  * nsexecArgs also throws early on the value rules it can see in its typed
  * options (absolute paths, bind targets, id map ranges): those are a
  * caller's convenience, this side is their authority.
