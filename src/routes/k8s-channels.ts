@@ -113,8 +113,9 @@ export interface K8sStatus {
 }
 
 /**
- * The status for an exit: Success for 0; else Failure, reason NonZeroExitCode, the code (128+N for signal N, as
- * container runtimes report it) as the ExitCode cause, and the message kubelet writes over a CRI runtime's error.
+ * The status for an exit: Success for 0; else Failure, reason NonZeroExitCode, the code (in ExitStatus's
+ * convention, src/hv/types.ts, which container runtimes share) as the ExitCode cause, and the message kubelet
+ * writes over a CRI runtime's error.
  */
 export function exitStatus(exitCode: number, argv: readonly string[]): K8sStatus {
   if (exitCode === 0) return { metadata: {}, status: 'Success' };
