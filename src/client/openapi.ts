@@ -1099,6 +1099,8 @@ export interface components {
             exitCode: number | null;
             /** Format: date-time */
             exitedAt: string | null;
+            /** @description that user’s home in the distribution (`/` when it names none) */
+            home: string | null;
             /** Format: uuid */
             id: string;
             /** @description pid inside the distribution; null if it never ran */
@@ -1119,6 +1121,7 @@ export interface components {
                 rows: number;
             } | null;
             uid: number | null;
+            /** @description the user it runs as, as the distribution resolved it */
             user: string | null;
         };
         /**

@@ -66,8 +66,10 @@ export interface ProcessView {
   executable: string;
   /** how it was started: through the user's shell (login or standard), or argv exec'd directly (none) */
   shell: ShellType;
+  /** the user it runs as, as the distribution resolved it */
   user: string | null;
   uid: number | null;
+  home: string | null;
   tty: { cols: number; rows: number } | null;
   stdin: boolean;
   /** argv was shortened for a list (see ARGV_SUMMARY); the process's own view has all of it */
@@ -165,6 +167,7 @@ export class ProcessEntry {
       shell: this.launch.shell,
       user: this.user?.name ?? null,
       uid: this.user?.uid ?? null,
+      home: this.user?.home ?? null,
       tty: this.tty,
       stdin: this.stdinWanted,
       state: this.status ? 'exited' : 'running',

@@ -100,8 +100,9 @@ export const ProcessSchema = Type.Object(
     shell: StringEnum(['login', 'standard', 'none'], {
       description: 'how it started: the user’s shell as a login shell, the shell as is (a commandLine), or argv exec’d with no shell',
     }),
-    user: Type.Union([Type.String(), Type.Null()]),
+    user: Type.Union([Type.String(), Type.Null()], { description: 'the user it runs as, as the distribution resolved it' }),
     uid: Type.Union([Type.Integer(), Type.Null()]),
+    home: Type.Union([Type.String(), Type.Null()], { description: 'that user’s home in the distribution (`/` when it names none)' }),
     tty: Type.Union([TerminalSize, Type.Null()]),
     stdin: Type.Boolean(),
     state: StringEnum(['running', 'exited']),

@@ -50,7 +50,14 @@ describe('POST /v1/distributions/{distro}/run', () => {
     for (const line of ['HOME=/home/alice', 'USER=alice', 'GREETING=hi', 'LANG=en_US.UTF-8']) {
       assert.ok(env.stdout.split('\n').includes(line), `env has ${line}: ${env.stdout}`);
     }
-    assert.equal((await run({ argv: ['id', '-u'], user: 'alice' })).stdout, '1000\n');
+    const asAlice = await run({ argv: ['id', '-u'], user: 'alice' });
+    assert.equal(asAlice.stdout, '1000\n');
+    // The process reports the user as the distribution resolved it (the hypervisor layer reads its /etc/passwd).
+    const resolved = (await curlLocalAs(alice, server.socketPath, 'GET', `/v1/processes/${asAlice.id}`)).json as any;
+    assert.deepEqual([resolved.user, resolved.uid, resolved.home], ['alice', 1000, '/home/alice']);
+    const byUid = await run({ argv: ['true'], uid: 4321 });
+    const unlisted = (await curlLocalAs(alice, server.socketPath, 'GET', `/v1/processes/${byUid.id}`)).json as any;
+    assert.deepEqual([unlisted.user, unlisted.uid, unlisted.home], ['4321', 4321, '/'], 'a uid the distribution does not list');
     assert.equal((await run({ argv: ['pwd'], user: 'alice' })).stdout, '/home/alice\n', 'cwd defaults to the home');
     assert.equal((await run({ argv: ['cat'], stdin: 'fed through stdin' })).stdout, 'fed through stdin');
     // More stdin than the 1 MiB a JSON body may otherwise hold; too big a body is a 413, not a cut.
