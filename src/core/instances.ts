@@ -17,8 +17,7 @@ import {
 import { LxssError } from './errors.js';
 import { aboutDistribution, type EventBus } from './events.js';
 import { filesMissing } from './distributions.js';
-import { collect, collectedText } from './output-collect.js';
-import { OutputLog } from './output-log.js';
+import { collectedText, collectStreams } from './output-collect.js';
 import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
 
 export interface InstanceView {
@@ -326,12 +325,9 @@ export class Instances {
         cwd: '/',
       });
       process.stdin?.end();
-      const log = new OutputLog();
-      if (process.stdout) log.addSource(process.stdout, 1);
-      if (process.stderr) log.addSource(process.stderr, 2);
       // The exit can be reported before the last output arrives: wait for both streams to end too. The event
       // carries the first 64 KiB of it.
-      const [status, collected] = await Promise.all([process.exited, collect(log.attach(), { maxBytes: 64 * 1024 })]);
+      const [status, collected] = await Promise.all([process.exited, collectStreams(process, { maxBytes: 64 * 1024 })]);
       const output = collectedText(collected);
       this.options.log('boot command exited', { distribution: distribution.name, exitCode: status.exitCode, output });
       this.events.emit({

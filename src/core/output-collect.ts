@@ -2,7 +2,8 @@
 // Past a cap the bytes are still read and let go, so a cap never holds the process back; it only marks the
 // answer truncated.
 
-import type { OutputChunk, OutputCursor, ReadOptions } from './output-log.js';
+import type { Readable } from 'node:stream';
+import { type OutputChunk, type OutputCursor, OutputLog, type ReadOptions } from './output-log.js';
 
 export interface CollectOptions extends ReadOptions {
   /** bytes kept of each channel (stdout, stderr) */
@@ -38,6 +39,17 @@ export async function collect(cursor: OutputCursor, options: CollectOptions = {}
     total += kept.length;
   }
   return collected;
+}
+
+/** Collects a program's stdout and stderr until both have ended, through an OutputLog of its own. */
+export function collectStreams(
+  streams: { stdout: Readable | null; stderr: Readable | null },
+  options: CollectOptions = {},
+): Promise<CollectedOutput> {
+  const log = new OutputLog();
+  if (streams.stdout) log.addSource(streams.stdout, 1);
+  if (streams.stderr) log.addSource(streams.stderr, 2);
+  return collect(log.attach(), options);
 }
 
 /** What was kept of both channels as text, in the order it came. */

@@ -2,8 +2,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { collect as collectOutput } from '../../src/core/output-collect.js';
-import { OutputLog } from '../../src/core/output-log.js';
+import { collectStreams } from '../../src/core/output-collect.js';
 
 export interface ChildResult {
   code: number | null;
@@ -14,11 +13,8 @@ export interface ChildResult {
 
 /** Resolves once the child has exited and its output streams have closed. */
 export async function collect(child: ChildProcess): Promise<ChildResult> {
-  const log = new OutputLog();
-  if (child.stdout) log.addSource(child.stdout, 1);
-  if (child.stderr) log.addSource(child.stderr, 2);
   const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
-  const [output, [code, signal]] = await Promise.all([collectOutput(log.attach()), closed]);
+  const [output, [code, signal]] = await Promise.all([collectStreams(child), closed]);
   const text = (pieces: Buffer[]) => Buffer.concat(pieces).toString('utf8');
   return { code, signal, stdout: text(output.stdout), stderr: text(output.stderr) };
 }
