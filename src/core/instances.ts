@@ -19,6 +19,7 @@ import {
 import { fromHv, LxssError } from './errors.js';
 import { aboutDistribution, type EventBus } from './events.js';
 import { filesMissing } from './distributions.js';
+import { collectedText, collectStreams } from './output-collect.js';
 
 export interface InstanceView {
   distributionId: string;
@@ -285,17 +286,10 @@ export class Instances {
         cwd: '/',
       });
       process.stdin?.end();
-      let output = '';
-      const collect = (chunk: Buffer) => {
-        if (output.length < 64 * 1024) output += chunk.toString('utf8');
-      };
-      process.stdout?.on('data', collect);
-      process.stderr?.on('data', collect);
-      // The exit can be reported before the last output arrives: wait for both streams to end too.
-      const drained = [process.stdout, process.stderr].map((stream) =>
-        stream ? new Promise((resolve) => stream.once('close', resolve)) : undefined,
-      );
-      const [status] = await Promise.all([process.exited, ...drained]);
+      // The exit can be reported before the last output arrives: wait for both streams to end too. The event
+      // carries the first 64 KiB of it.
+      const [status, collected] = await Promise.all([process.exited, collectStreams(process, { maxBytes: 64 * 1024 })]);
+      const output = collectedText(collected);
       this.options.log('boot command exited', { distribution: distribution.name, exitCode: status.exitCode, output });
       this.events.emit({
         type: 'boot-command-exited',

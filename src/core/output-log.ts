@@ -1,13 +1,24 @@
 // A process's output, kept from its start until every attached reader has it: ordered chunks tagged with
 // their channel (1 stdout, 2 stderr). Bounded: past the limit the sources are paused — the process then
 // blocks on its pipe — and resumed as readers catch up. Nothing is ever dropped; a slow reader slows the
-// process instead of growing memory.
+// process instead of growing memory. A reader iterates its cursor (`for await`), or collects it (output-collect.ts).
 
 import type { Readable } from 'node:stream';
 
 export interface OutputChunk {
   readonly channel: 1 | 2;
   readonly data: Buffer;
+}
+
+/** When a reader stops before the output is finished. */
+export interface ReadOptions {
+  /** once aborted, no further chunk is read (the reader went away) */
+  signal?: AbortSignal;
+  /**
+   * once settled, the reader stops when it has caught up with what has arrived (a deadline passed, or the
+   * output is as complete as it gets while a background child holds the pipe)
+   */
+  until?: Promise<unknown>;
 }
 
 export class OutputLog {
@@ -182,5 +193,46 @@ export class OutputCursor {
 
   close(): void {
     this.log.detach(this);
+  }
+
+  /**
+   * The chunks from here on, in order, until the output is finished or `options` stop the reader; then the
+   * cursor is closed. Each chunk is read as the consumer asks for it, so a consumer that awaits between chunks
+   * holds the log (and, past its limit, the process) back just as read() does.
+   */
+  async *chunks({ signal, until }: ReadOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
+    let untilPassed = false;
+    // Registered before any wait below, so the flag is set by the time such a wait wakes.
+    const passing = until?.then(
+      () => void (untilPassed = true),
+      () => void (untilPassed = true),
+    );
+    let onAbort: (() => void) | undefined;
+    const aborted =
+      signal &&
+      new Promise<void>((resolve) => {
+        onAbort = () => resolve();
+        signal.addEventListener('abort', onAbort);
+      });
+    const wakers = [passing, aborted].filter((waker) => waker !== undefined);
+    try {
+      for (;;) {
+        if (signal?.aborted) return;
+        const chunk = this.read();
+        if (chunk) {
+          yield chunk;
+          continue;
+        }
+        if (this.finished || untilPassed) return;
+        await Promise.race([this.changed(), ...wakers]);
+      }
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      this.close();
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<OutputChunk, void, undefined> {
+    return this.chunks();
   }
 }

@@ -10,6 +10,7 @@ import type { Distributions } from './distributions.js';
 import { fromHv, LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Instances } from './instances.js';
+import { collect } from './output-collect.js';
 import { OutputLog } from './output-log.js';
 import { ARGV_SUMMARY, KILL_CONFIRM_MS, MAX_LAUNCH_BYTES, MAX_LAUNCH_STRING_BYTES, OUTPUT_DRAIN_MS } from './process-limits.js';
 
@@ -540,39 +541,17 @@ export class Processes {
           () => undefined,
         );
       }
-      const collected = { 1: [] as Buffer[], 2: [] as Buffer[] };
-      const sizes = { 1: 0, 2: 0 };
-      let truncated = false;
-      let drained: Promise<void> | undefined;
-      let drainOver = false;
-      const cursor = started.output.attach();
-      try {
-        for (;;) {
-          const chunk = cursor.read();
-          if (chunk) {
-            const room = maxOutputBytes - sizes[chunk.channel];
-            if (chunk.data.length > room) truncated = true;
-            if (room > 0) {
-              const kept = chunk.data.subarray(0, room);
-              collected[chunk.channel].push(kept);
-              sizes[chunk.channel] += kept.length;
-            }
-            continue;
-          }
-          if (cursor.finished || timedOut || drainOver) break;
-          if (started.status && !drained) {
-            drained = new Promise((resolve) => {
-              drainTimer = setTimeout(() => {
-                drainOver = true;
-                resolve();
-              }, OUTPUT_DRAIN_MS);
-            });
-          }
-          await Promise.race([cursor.changed(), deadline, drained ?? started.exited]);
-        }
-      } finally {
-        cursor.close();
-      }
+      // Once the program has exited, what arrives within OUTPUT_DRAIN_MS is collected: a background child holding
+      // the pipe does not hold the answer.
+      let collecting = true;
+      const drained = started.exited.then(() => {
+        if (collecting) return new Promise<void>((resolve) => (drainTimer = setTimeout(resolve, OUTPUT_DRAIN_MS)));
+      });
+      const output = await collect(started.output.attach(), {
+        maxBytesPerChannel: maxOutputBytes,
+        until: Promise.race([deadline, drained]),
+      });
+      collecting = false;
       // At the deadline the SIGKILL is on its way; a distribution that does not confirm it does not hold the answer.
       let confirmTimer: NodeJS.Timeout | undefined;
       const unanswered = new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)));
@@ -585,9 +564,9 @@ export class Processes {
         id: started.id,
         exitCode: status?.exitCode ?? KILLED.exitCode,
         signal: status ? status.signal : KILLED.signal,
-        stdout: collected[1],
-        stderr: collected[2],
-        truncated,
+        stdout: output.stdout,
+        stderr: output.stderr,
+        truncated: output.truncated,
         timedOut,
         error: started.error ?? (status ? null : unconfirmed),
         release,

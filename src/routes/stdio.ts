@@ -155,23 +155,23 @@ function closeRefused(socket: WebSocket, error: unknown): void {
 
 async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: Mode): Promise<void> {
   const cursor = entry.output.attach();
-  const stop = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const closed = new AbortController();
+  const stop = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      closed.abort();
+      resolve();
+    }),
+  );
   try {
     if (isK8sProtocol(mode)) send(socket, READY_FRAME).catch(() => undefined);
-    for (;;) {
+    // Done: the output ended, or the program exited and its output went quiet (a background child holding the
+    // pipe does not keep the exit status from the client; what it writes later is not sent).
+    for await (const chunk of cursor.chunks({ until: entry.done, signal: closed.signal })) {
       if (socket.readyState !== socket.OPEN) return;
-      const chunk = cursor.read();
-      if (chunk) {
-        const sent = send(socket, mode === 'tty' ? chunk.data : outputFrame(chunk.channel, chunk.data));
-        // Several frames in flight keep the connection busy; past the high-water mark, wait for the client.
-        if (socket.bufferedAmount > OUTPUT_HIGH_WATER) await sent;
-        else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
-        continue;
-      }
-      // Done: the output ended, or the program exited and its output went quiet (a background child holding
-      // the pipe does not keep the exit status from the client; what it writes later is not sent).
-      if (cursor.finished || entry.outputSettled) break;
-      await Promise.race([cursor.changed(), entry.done, stop]);
+      const sent = send(socket, mode === 'tty' ? chunk.data : outputFrame(chunk.channel, chunk.data));
+      // Several frames in flight keep the connection busy; past the high-water mark, wait for the client.
+      if (socket.bufferedAmount > OUTPUT_HIGH_WATER) await sent;
+      else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
     }
     const status = await Promise.race([entry.done, stop.then(() => undefined)]);
     if (!status || socket.readyState !== socket.OPEN) return;

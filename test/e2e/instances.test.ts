@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { chmod, chown, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LxssEvent } from '../../src/core/events.js';
+import { collectStreams } from '../../src/core/output-collect.js';
 import { eventually } from '../helpers/eventually.js';
 import { importAs, readableArchive as archive } from '../helpers/distros.js';
 import { serve } from '../helpers/binary.js';
@@ -38,17 +39,9 @@ async function runIn(
     const uid = typeof runAs === 'string' ? (await server.app.lxss.hv.files.findUser(sid, basePath, runAs))?.uid : runAs;
     const process = await instance.spawn({ argv, env: [PATH, 'HOME=/root'], user: uid, cwd: '/' });
     process.stdin?.end();
-    let stdout = '';
-    let stderr = '';
-    process.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    process.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const drained = Promise.all([
-      process.stdout ? once(process.stdout, 'close') : undefined,
-      process.stderr ? once(process.stderr, 'close') : undefined,
-    ]);
-    const status = await process.exited;
-    await drained;
-    return { ...status, stdout, stderr, pid: process.pid! };
+    const [status, output] = await Promise.all([process.exited, collectStreams(process)]);
+    const text = (pieces: Buffer[]) => Buffer.concat(pieces).toString();
+    return { ...status, stdout: text(output.stdout), stderr: text(output.stderr), pid: process.pid! };
   } finally {
     instances.release(distributionId);
   }

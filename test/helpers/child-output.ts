@@ -1,6 +1,8 @@
 // A child process's whole output and how it ended, for tests of the native helpers.
 
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { collectStreams } from '../../src/core/output-collect.js';
 
 export interface ChildResult {
   code: number | null;
@@ -10,13 +12,9 @@ export interface ChildResult {
 }
 
 /** Resolves once the child has exited and its output streams have closed. */
-export function collect(child: ChildProcess): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+export async function collect(child: ChildProcess): Promise<ChildResult> {
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  const [output, [code, signal]] = await Promise.all([collectStreams(child), closed]);
+  const text = (pieces: Buffer[]) => Buffer.concat(pieces).toString('utf8');
+  return { code, signal, stdout: text(output.stdout), stderr: text(output.stderr) };
 }
