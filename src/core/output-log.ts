@@ -19,6 +19,8 @@ export interface ReadOptions {
    * output is as complete as it gets while a background child holds the pipe)
    */
   until?: Promise<unknown>;
+  /** asked before each read: true stops the reader (e.g. at the position the log had reached when it came) */
+  stopWhen?: (cursor: OutputCursor) => boolean;
 }
 
 export class OutputLog {
@@ -200,7 +202,7 @@ export class OutputCursor {
    * cursor is closed. Each chunk is read as the consumer asks for it, so a consumer that awaits between chunks
    * holds the log (and, past its limit, the process) back just as read() does.
    */
-  async *chunks({ signal, until }: ReadOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
+  async *chunks({ signal, until, stopWhen }: ReadOptions = {}): AsyncGenerator<OutputChunk, void, undefined> {
     let untilPassed = false;
     // Registered before any wait below, so the flag is set by the time such a wait wakes.
     const passing = until?.then(
@@ -218,6 +220,7 @@ export class OutputCursor {
     try {
       for (;;) {
         if (signal?.aborted) return;
+        if (stopWhen?.(this)) return;
         const chunk = this.read();
         if (chunk) {
           yield chunk;

@@ -56,10 +56,8 @@ export class ProcessOutputStream extends Readable {
   /** the exit status the stream ended with; null while it runs or when it ended before the exit */
   exitStatus: ExitStatus | null = null;
   private readonly cursor: OutputCursor;
-  /** without follow: the log's end when the stream was opened */
-  private readonly until: number | undefined;
-  private readonly stopped: Promise<null>;
-  private stop!: () => void;
+  private readonly chunks: AsyncGenerator<OutputChunk, void, undefined>;
+  private readonly stopped = new AbortController();
   private pumping = false;
   /** an incomplete UTF-8 sequence held back (ndjson), flushed before any other stream's bytes */
   private held: OutputChunk | undefined;
@@ -70,8 +68,13 @@ export class ProcessOutputStream extends Readable {
   ) {
     super({ highWaterMark: HIGH_WATER });
     this.cursor = entry.output.attach();
-    this.until = options.follow ? undefined : entry.output.end;
-    this.stopped = new Promise((resolve) => (this.stop = () => resolve(null)));
+    // Without follow, it stops at what was there when asked — unless the output is complete by then: all of it.
+    const end = entry.output.end;
+    this.chunks = this.cursor.chunks({
+      signal: this.stopped.signal,
+      until: entry.done,
+      ...(options.follow ? {} : { stopWhen: (cursor) => cursor.position >= end && !entry.outputSettled }),
+    });
   }
 
   override _read(): void {
@@ -81,7 +84,7 @@ export class ProcessOutputStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.stop();
+    this.stopped.abort();
     this.cursor.close();
     callback(error);
   }
@@ -89,30 +92,23 @@ export class ProcessOutputStream extends Readable {
   /** Pushes until the consumer has enough (it calls _read again), or to the end. */
   private async pump(): Promise<void> {
     for (;;) {
+      const next = await this.chunks.next();
       if (this.destroyed) return;
-      // Without follow, stop at what was there when asked — unless the output is complete: then all of it.
-      const more = this.until === undefined || this.cursor.position < this.until || this.entry.outputSettled;
-      const chunk = more ? this.cursor.read() : undefined;
-      if (chunk) {
-        if (!this.deliver(chunk)) {
-          // Cleared before returning, so the consumer's next _read (however soon) starts a new pump.
-          this.pumping = false;
-          return;
-        }
-        continue;
-      }
-      // The output is complete (or all its sources ended): the exit status follows once the program has exited.
-      if (this.entry.outputSettled || (this.options.follow && this.cursor.finished)) {
-        const status = await Promise.race([this.entry.done, this.stopped]);
-        if (status) this.finish(status);
+      if (next.done) break;
+      if (!this.deliver(next.value)) {
+        // Cleared before returning, so the consumer's next _read (however soon) starts a new pump.
+        this.pumping = false;
         return;
       }
-      if (!this.options.follow) {
-        this.finish(null);
-        return;
-      }
-      await Promise.race([this.cursor.changed(), this.entry.done, this.stopped]);
     }
+    // The output is complete (or, following, all its sources ended): the exit status follows once it has exited.
+    if (!this.entry.outputSettled && !(this.options.follow && this.cursor.finished)) {
+      this.finish(null);
+      return;
+    }
+    const stopped = new Promise<null>((resolve) => this.stopped.signal.addEventListener('abort', () => resolve(null)));
+    const status = await Promise.race([this.entry.done, stopped]);
+    if (status) this.finish(status);
   }
 
   /** Pushes a chunk in the asked format; false when the consumer has enough for now. */
