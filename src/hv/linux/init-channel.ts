@@ -8,7 +8,8 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { closeAll, errnoName, FdPassingError, recvFds, sendFds } from './fd-passing.js';
+import { closeAll, FdPassingError, recvFds, sendFds } from './fd-passing.js';
+import { errnoName } from './libc.js';
 import {
   decodeInitMessage,
   encodeHello,

@@ -2,7 +2,7 @@
 
 import type { Socket } from 'node:net';
 import type { PeerCredentials } from '../types.js';
-import { getsockopt, lastErrno, SO_PEERCRED, SOL_SOCKET, Ucred } from './libc.js';
+import { errnoName, getsockopt, lastErrno, SO_PEERCRED, SOL_SOCKET, Ucred } from './libc.js';
 import koffi from 'koffi';
 
 const UCRED_SIZE = koffi.sizeof(Ucred);
@@ -19,7 +19,7 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   const cred: { pid?: number; uid?: number; gid?: number } = {};
   const length = [UCRED_SIZE];
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, length) !== 0) {
-    throw new Error(`getsockopt(SO_PEERCRED) failed: errno ${lastErrno()}`);
+    throw new Error(`getsockopt(SO_PEERCRED) failed: ${errnoName(lastErrno())}`);
   }
   if (cred.pid === undefined || cred.uid === undefined || cred.gid === undefined) {
     throw new Error('getsockopt(SO_PEERCRED) returned no credentials');
