@@ -45,4 +45,11 @@ describe('layering', () => {
       assert.ok(!(await readFile(file, 'utf8')).includes('process.env'), `${relative(srcRoot, file)} reads process.env`);
     }
   });
+
+  it('no file but src/hv/linux/libc.ts loads a native library (koffi.load)', async () => {
+    for (const file of await sourceFiles(srcRoot)) {
+      if (relative(srcRoot, file) === 'hv/linux/libc.ts') continue;
+      assert.ok(!/\bkoffi\s*\.\s*load\s*\(/.test(await readFile(file, 'utf8')), `${relative(srcRoot, file)} calls koffi.load`);
+    }
+  });
 });

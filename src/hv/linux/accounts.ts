@@ -1,12 +1,9 @@
 // Account lookups through getpwuid_r, so every NSS source the host configures is honoured. A lookup that
 // could not be made (out of descriptors) throws `out-of-resources` rather than answer "no such account".
 
-import { constants } from 'node:os';
 import { HvError } from '../errors.js';
-import { errnoName } from './fd-passing.js';
-import { ERANGE, getpwuidR } from './libc.js';
+import { EAGAIN, EMFILE, ENFILE, ENOMEM, ERANGE, errnoName, getpwuidR } from './libc.js';
 
-const { EMFILE, ENFILE, ENOMEM, EAGAIN } = constants.errno;
 /** getpwuid_r's answers that mean it could not look, for want of descriptors or memory */
 const OUT_OF_RESOURCES = new Set([EMFILE, ENFILE, ENOMEM, EAGAIN]);
 

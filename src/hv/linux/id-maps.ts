@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HvError } from '../errors.js';
 import type { LinuxAccount as Account } from './accounts.js';
-import { errnoName } from './fd-passing.js';
-import { EACCES, EAGAIN, F_SETLK, F_WRLCK, fcntl, lastErrno } from './libc.js';
+import { EACCES, EAGAIN, errnoName, F_SETLK, F_WRLCK, fcntl, lastErrno } from './libc.js';
 import { identityMapping, type IdMapping } from './nsexec.js';
 
 /** Inner ids 0..RANGE_SIZE-1; base+0 of a subordinate range is left unused so inner k ↔ outer base+k. */

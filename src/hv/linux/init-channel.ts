@@ -9,7 +9,8 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { guestSignal } from '../signals.js';
 import type { ExitStatus as HvExitStatus } from '../types.js';
-import { closeAll, errnoName, FdPassingError, recvFds, sendFds } from './fd-passing.js';
+import { closeAll, recvFds, sendFds } from './fd-passing.js';
+import { errnoName, LibcError } from './libc.js';
 import {
   decodeInitMessage,
   encodeHello,
@@ -404,7 +405,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
         // The passing is already queued (ordering rule): take it now, before anything else can interleave.
         if (nfds > 0) fds = recvFds(this.fdChannel, nfds);
       } catch (error) {
-        if (message !== undefined && error instanceof FdPassingError && error.code === 'EMFILE') {
+        if (message !== undefined && error instanceof LibcError && error.code === 'EMFILE') {
           this.onDescriptorsLost(message, error);
           continue;
         }
@@ -467,7 +468,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
    * The descriptors an answer carried could not be taken (this process is out of them). Only that request
    * fails; a process launched for it, which nobody could reach, is killed.
    */
-  private onDescriptorsLost(message: InitMessage, error: FdPassingError): void {
+  private onDescriptorsLost(message: InitMessage, error: LibcError): void {
     const pending = this.pending.get(message.id);
     if (!pending) {
       this.fatal(new InitProtocolError(`init answered id ${message.id} (${message.type}), which is not pending`));

@@ -1,7 +1,7 @@
 // SO_PEERCRED on an accepted Unix-socket connection: the kernel's word on who connected.
 
 import type { Socket } from 'node:net';
-import { getsockopt, lastErrno, SO_PEERCRED, SOL_SOCKET, Ucred } from './libc.js';
+import { errnoName, getsockopt, lastErrno, SO_PEERCRED, SOL_SOCKET, Ucred } from './libc.js';
 import koffi from 'koffi';
 
 const UCRED_SIZE = koffi.sizeof(Ucred);
@@ -25,7 +25,7 @@ export function peerCredentials(socket: Socket): KernelPeer {
   const cred: { pid?: number; uid?: number; gid?: number } = {};
   const length = [UCRED_SIZE];
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, length) !== 0) {
-    throw new Error(`getsockopt(SO_PEERCRED) failed: errno ${lastErrno()}`);
+    throw new Error(`getsockopt(SO_PEERCRED) failed: ${errnoName(lastErrno())}`);
   }
   if (cred.pid === undefined || cred.uid === undefined || cred.gid === undefined) {
     throw new Error('getsockopt(SO_PEERCRED) returned no credentials');

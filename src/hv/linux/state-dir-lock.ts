@@ -4,10 +4,8 @@
 
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import koffi from 'koffi';
 import { HvError } from '../errors.js';
-import { errnoName } from './fd-passing.js';
-import { EWOULDBLOCK, flock, LOCK_EX, LOCK_NB } from './libc.js';
+import { errnoName, EWOULDBLOCK, flock, lastErrno, LOCK_EX, LOCK_NB } from './libc.js';
 
 export const LOCK_FILE = 'lxssd.lock';
 
@@ -16,7 +14,7 @@ export function claimStateDir(stateDir: string): { release(): void } {
   // libuv opens every file close-on-exec, so no process the service starts inherits the claim.
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-    const errno = koffi.errno();
+    const errno = lastErrno();
     closeSync(fd);
     if (errno !== EWOULDBLOCK) throw new HvError('failed', `cannot lock ${path}: ${errnoName(errno)}`);
     const holder = readFileSync(path, 'utf8').trim();

@@ -25,7 +25,8 @@ import type {
 } from '../types.js';
 import type { VmCgroup } from './cgroup.js';
 import type { LinuxDistroFiles } from './distro-files.js';
-import { closeAll, detachedMountTree, FdPassingError, stdioPair } from './fd-passing.js';
+import { closeAll, detachedMountTree, stdioPair } from './fd-passing.js';
+import { LibcError, O_CLOEXEC, O_PATH } from './libc.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
 import { type GuestPlan, guestPlan } from './wsl-conf.js';
@@ -33,9 +34,6 @@ import { type GuestPlan, guestPlan } from './wsl-conf.js';
 const BUSYBOX = '/bin/busybox';
 const INSTANCE_PID_FD = 5;
 const TERMINATE_GRACE_MS = 2000;
-// Linux open(2) flags Node's fs.constants lacks.
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
 /** errno names that mean the service (or the host) is out of descriptors or memory, not that the request is wrong */
 const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
 
@@ -273,7 +271,7 @@ class LinuxInstance implements HvInstance {
       if (error instanceof LaunchError) {
         throw new HvError(error.exitCode === 67 ? 'user-not-found' : 'launch-failed', error.message, error.exitCode);
       }
-      if (error instanceof FdPassingError && OUT_OF_RESOURCES.has(error.code)) {
+      if (error instanceof LibcError && OUT_OF_RESOURCES.has(error.code)) {
         throw new HvError('out-of-resources', `the service cannot make the process's stdio: ${error.message}`);
       }
       throw error;
