@@ -49,6 +49,13 @@ export class GuestInput {
     });
   }
 
+  /** The process has exited: nothing more is kept of what arrives. */
+  close(): void {
+    this.ended = true;
+    this.buffered = Buffer.alloc(0);
+    this.notify();
+  }
+
   private notify(): void {
     const wake = this.wake;
     this.wake = undefined;

@@ -28,6 +28,7 @@ export class StubProcess implements HvProcess {
   private size: { cols: number; rows: number } | undefined;
   private readonly killed = new AbortController();
   private settle!: (status: ExitStatus) => void;
+  private readonly input: GuestInput;
   /** where the program's output goes: stdout and stderr, or the terminal's one output */
   private readonly outputs: PassThrough[];
 
@@ -48,6 +49,7 @@ export class StubProcess implements HvProcess {
       this.terminal = null;
       this.outputs = [this.stdout, this.stderr];
     }
+    this.input = new GuestInput(toGuest, launch.tty !== undefined);
     const write = (stream: PassThrough) => (data: string | Buffer) => {
       if (this.status) return;
       // A terminal's line discipline turns each new line into CR LF.
@@ -58,7 +60,7 @@ export class StubProcess implements HvProcess {
       env: launch.env,
       cwd: launch.cwd,
       hostname: launch.hostname,
-      stdin: new GuestInput(toGuest, launch.tty !== undefined),
+      stdin: this.input,
       out: write(this.outputs[0]!),
       err: write(this.outputs[1] ?? this.outputs[0]!),
       terminal: () => this.size ?? null,
@@ -99,6 +101,7 @@ export class StubProcess implements HvProcess {
     this.status = status;
     this.killed.abort();
     for (const output of this.outputs) output.end();
+    this.input.close();
     this.settle(status);
   }
 }
