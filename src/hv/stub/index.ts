@@ -1,4 +1,4 @@
-// The stub backend: the whole hv contract (./../types.ts) held in memory, as containerd ships a template
+// The stub backend: the whole hv contract (src/hv/types.ts) held in memory, as containerd ships a template
 // runtime. It is the starting point for a backend author — each file shows what one part of the contract asks
 // for, with nothing of an OS in the way — and a second implementation the contract suite (test/contract) runs
 // against beside the real ones. It imports nothing platform-specific and runs anywhere Node does.
