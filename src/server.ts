@@ -7,7 +7,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { addressPeer, ConnectionGuard, httpServerOptions, userPeer } from './connection-guard.js';
 import { LxssError } from './core/errors.js';
-import { sidForUid } from './core/identity.js';
 import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
@@ -91,7 +90,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   answerNodeErrors(localSocket.server, app.log);
   connections.watch(localSocket.server, (socket) => {
     const peer = localSocket.peerOf(socket);
-    return peer && { peer: userPeer(sidForUid(peer.uid)), authenticated: true };
+    return peer && { peer: userPeer(peer.sid), authenticated: true };
   });
   app.addHook('onClose', async () => {
     await localSocket.close();

@@ -857,7 +857,7 @@ export interface components {
          * @description stable error code; WSL’s name where WSL has one (see docs/errors.md)
          * @enum {string}
          */
-        ErrorCode: "E_INVALIDARG" | "LXSSD_E_BAD_REQUEST" | "LXSSD_E_BAD_URL" | "LXSSD_E_MALFORMED_JSON" | "LXSSD_E_NOT_A_WEBSOCKET" | "LXSSD_E_BAD_HANDSHAKE" | "WSL_E_USER_NOT_FOUND" | "WSL_E_IMPORT_FAILED" | "ERROR_NOT_AUTHENTICATED" | "E_ACCESSDENIED" | "LXSSD_E_HOST_NOT_ALLOWED" | "LXSSD_E_ORIGIN_NOT_ALLOWED" | "ERROR_NOT_FOUND" | "WSL_E_DISTRO_NOT_FOUND" | "WSL_E_DEFAULT_DISTRO_NOT_FOUND" | "LXSSD_E_METHOD_NOT_ALLOWED" | "LXSSD_E_REQUEST_TIMEOUT" | "ERROR_ALREADY_EXISTS" | "ERROR_FILE_EXISTS" | "E_ILLEGAL_STATE_CHANGE" | "LXSSD_E_NOT_RUNNING" | "WSL_E_DISTRO_NOT_STOPPED" | "LXSSD_E_DISTRO_FILES_MISSING" | "LXSSD_E_NOT_A_TERMINAL" | "LXSSD_E_PROCESS_LIMIT" | "LXSSD_E_TOO_MANY_TOKENS" | "LXSSD_E_TOO_MANY_STREAMS" | "LXSSD_E_TOO_MANY_TICKETS" | "LXSSD_E_ID_RANGE_CONFLICT" | "LXSSD_E_PAYLOAD_TOO_LARGE" | "LXSSD_E_URI_TOO_LONG" | "LXSSD_E_UNSUPPORTED_MEDIA_TYPE" | "LXSSD_E_EXPECTATION_FAILED" | "LXSSD_E_UPGRADE_REQUIRED" | "LXSSD_E_TOO_MANY_AUTH_FAILURES" | "LXSSD_E_HEADERS_TOO_LARGE" | "E_UNEXPECTED" | "WSL_E_EXPORT_FAILED" | "ERROR_DISK_FULL" | "LXSSD_E_SHUTTING_DOWN" | "LXSSD_E_HANDLER_TIMEOUT" | "LXSSD_E_OUT_OF_RESOURCES" | "LXSSD_E_TIMEOUT" | "LXSSD_E_STATE_FILE_DAMAGED";
+        ErrorCode: "E_INVALIDARG" | "LXSSD_E_BAD_REQUEST" | "LXSSD_E_BAD_URL" | "LXSSD_E_MALFORMED_JSON" | "LXSSD_E_NOT_A_WEBSOCKET" | "LXSSD_E_BAD_HANDSHAKE" | "WSL_E_USER_NOT_FOUND" | "WSL_E_IMPORT_FAILED" | "ERROR_NOT_AUTHENTICATED" | "E_ACCESSDENIED" | "LXSSD_E_HOST_NOT_ALLOWED" | "LXSSD_E_ORIGIN_NOT_ALLOWED" | "ERROR_NOT_FOUND" | "WSL_E_DISTRO_NOT_FOUND" | "WSL_E_DEFAULT_DISTRO_NOT_FOUND" | "LXSSD_E_METHOD_NOT_ALLOWED" | "LXSSD_E_REQUEST_TIMEOUT" | "ERROR_ALREADY_EXISTS" | "ERROR_FILE_EXISTS" | "E_ILLEGAL_STATE_CHANGE" | "LXSSD_E_NOT_RUNNING" | "WSL_E_DISTRO_NOT_STOPPED" | "LXSSD_E_DISTRO_FILES_MISSING" | "LXSSD_E_NOT_A_TERMINAL" | "LXSSD_E_PROCESS_LIMIT" | "LXSSD_E_TOO_MANY_TOKENS" | "LXSSD_E_TOO_MANY_STREAMS" | "LXSSD_E_TOO_MANY_TICKETS" | "LXSSD_E_ID_RANGE_CONFLICT" | "LXSSD_E_PAYLOAD_TOO_LARGE" | "LXSSD_E_URI_TOO_LONG" | "LXSSD_E_UNSUPPORTED_MEDIA_TYPE" | "LXSSD_E_EXPECTATION_FAILED" | "LXSSD_E_UPGRADE_REQUIRED" | "LXSSD_E_TOO_MANY_AUTH_FAILURES" | "LXSSD_E_HEADERS_TOO_LARGE" | "E_UNEXPECTED" | "LXSSD_E_NOT_SUPPORTED" | "WSL_E_EXPORT_FAILED" | "ERROR_DISK_FULL" | "LXSSD_E_SHUTTING_DOWN" | "LXSSD_E_HANDLER_TIMEOUT" | "LXSSD_E_OUT_OF_RESOURCES" | "LXSSD_E_TIMEOUT" | "LXSSD_E_STATE_FILE_DAMAGED";
         Event: components["schemas"]["DistributionRegisteredEvent"] | components["schemas"]["DistributionConfiguredEvent"] | components["schemas"]["DistributionUnregisteredEvent"] | components["schemas"]["DistributionImportProgressEvent"] | components["schemas"]["DistributionImportFailedEvent"] | components["schemas"]["DistributionExportProgressEvent"] | components["schemas"]["DefaultDistributionChangedEvent"] | components["schemas"]["VmStartedEvent"] | components["schemas"]["VmStoppedEvent"] | components["schemas"]["VmLimitReachedEvent"] | components["schemas"]["InstanceStartedEvent"] | components["schemas"]["InstanceStoppedEvent"] | components["schemas"]["BootCommandExitedEvent"] | components["schemas"]["ProcessStartedEvent"] | components["schemas"]["ProcessExitedEvent"] | components["schemas"]["EventsLostEvent"];
         /**
          * events-lost
@@ -905,8 +905,8 @@ export interface components {
             distributionId: string;
             hostname: string;
             name: string;
-            /** @description host pid of the instance’s PID 1 (our /init) */
-            pid: number;
+            /** @description host pid of the instance’s PID 1 (our /init); null where the host does not tell */
+            pid: number | null;
             /** @description processes in the instance, PID 1 included */
             processCount: number;
             /** Format: date-time */
@@ -926,7 +926,7 @@ export interface components {
             /** @description increasing within the session; restarts with the service */
             id: number;
             name: string;
-            pid: number;
+            pid: number | null;
             /** Format: date-time */
             time: string;
             /**
@@ -1157,7 +1157,7 @@ export interface components {
             distributionId: string;
             /** @description increasing within the session; restarts with the service */
             id: number;
-            pid: number;
+            pid: number | null;
             /** Format: uuid */
             processId: string;
             /** Format: date-time */
@@ -1408,7 +1408,7 @@ export interface components {
         VmStartedEvent: {
             /** @description increasing within the session; restarts with the service */
             id: number;
-            pid: number;
+            pid: number | null;
             /** Format: date-time */
             time: string;
             /**

@@ -5,10 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
-import { type ArchiveFormat, type DistroFiles, HvError } from '../hv/index.js';
-import { LxssError } from './errors.js';
+import {
+  type ArchiveFormat,
+  type DistroFiles,
+  HvError,
+  type OwnerSid,
+  type RegistrationRecord as DistributionRecord,
+  type RegistrationStore,
+} from '../hv/index.js';
+import { fromHv, LxssError } from './errors.js';
 import { aboutDistribution, type EventBus } from './events.js';
-import type { DistributionRecord, Registry } from './registry.js';
 import { UndoStack } from './undo-stack.js';
 
 /** WSL's LxssDistributionState, less Invalid. */
@@ -66,8 +72,8 @@ export interface DistributionRuntime {
 }
 
 export interface DistributionsOptions {
-  /** the owner's uid on the host: every file operation runs as this user */
-  uid: number;
+  /** whose they are: every file operation is made as this user */
+  owner: OwnerSid;
   /** where this user's distributions live when no location is given */
   defaultFolder: string;
   maxImportBytes: number;
@@ -86,31 +92,6 @@ function throttled(report: () => void): () => void {
     last = now;
     report();
   };
-}
-
-/** Turns a hypervisor failure into the caller-facing error for `operation`. */
-function fromHv(error: unknown, operation: 'import' | 'export' | 'other'): unknown {
-  if (!(error instanceof HvError)) return error;
-  switch (error.kind) {
-    case 'invalid-archive':
-      return new LxssError('WSL_E_IMPORT_FAILED', error.message);
-    case 'too-large':
-      return new LxssError('LXSSD_E_PAYLOAD_TOO_LARGE', error.message);
-    case 'disk-full':
-      return new LxssError('ERROR_DISK_FULL', error.message);
-    case 'exists':
-      return new LxssError('ERROR_FILE_EXISTS', error.message);
-    case 'not-permitted':
-      return new LxssError('E_ACCESSDENIED', error.message);
-    case 'bad-path':
-      return new LxssError('E_INVALIDARG', error.message);
-    case 'conflict':
-      return new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
-    case 'out-of-resources':
-      return new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again later`);
-    default:
-      return operation === 'export' ? new LxssError('WSL_E_EXPORT_FAILED', error.message) : error;
-  }
 }
 
 /** The answer when a distribution's root filesystem was removed behind the service's back. */
@@ -139,15 +120,6 @@ function within(outer: string, inner: string): boolean {
   return path === '' || (!path.startsWith('..') && !isAbsolute(path));
 }
 
-/** The uid of `user` in a distribution's /etc/passwd text, or undefined. */
-export function uidInPasswd(passwd: string, user: string): number | undefined {
-  for (const line of passwd.split('\n')) {
-    const [name, , uid] = line.split(':');
-    if (name === user && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
-  }
-  return undefined;
-}
-
 function flagsOf(bits: number): DistributionFlags {
   return {
     enableInterop: (bits & DISTRO_FLAG_BITS.enableInterop) !== 0,
@@ -160,18 +132,14 @@ export class Distributions {
   private readonly locks = new Map<string, LockState>();
   /** bytes read and unpacked so far by each import under way, for its view and its progress events */
   private readonly installing = new Map<string, { read: number; written: number }>();
-  private runtime: DistributionRuntime = { isRunning: () => false, terminate: async () => undefined };
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RegistrationStore,
     private readonly files: DistroFiles,
+    private readonly runtime: DistributionRuntime,
     private readonly events: EventBus,
     private readonly options: DistributionsOptions,
   ) {}
-
-  attachRuntime(runtime: DistributionRuntime): void {
-    this.runtime = runtime;
-  }
 
   /** What starting an instance needs; refused while the distribution is busy (installing, exporting, ...). */
   startable(idOrName: string): { id: string; name: string; basePath: string } {
@@ -197,7 +165,7 @@ export class Distributions {
       // A record written just before the import claimed its location must not cost what was there before.
       if (record.filesCreated) {
         try {
-          await this.files.remove(this.options.uid, record.basePath);
+          await this.files.remove(this.options.owner, record.basePath);
         } catch {
           // Kept (as Uninstalling) so a later start or a DELETE tries again; nothing is left unrecorded.
           await this.registry.put({ ...record, state: 'Uninstalling' });
@@ -284,9 +252,9 @@ export class Distributions {
     try {
       await this.registry.put(record);
       undo.push(() => this.registry.remove(id));
-      if (location === undefined) await this.files.ensureOwnedFolder(this.options.uid, this.options.defaultFolder);
-      await this.files.create(this.options.uid, basePath);
-      undo.push(() => this.files.remove(this.options.uid, basePath));
+      if (location === undefined) await this.files.ensureOwnedFolder(this.options.owner, this.options.defaultFolder);
+      await this.files.create(this.options.owner, basePath);
+      undo.push(() => this.files.remove(this.options.owner, basePath));
       await this.registry.put({ ...record, filesCreated: true });
       const progress = { read: 0, written: 0 };
       const tell = throttled(() =>
@@ -294,7 +262,7 @@ export class Distributions {
       );
       this.installing.set(id, progress);
       undo.push(() => this.installing.delete(id));
-      const imported = await this.files.importArchive(this.options.uid, basePath, archive, {
+      const imported = await this.files.importArchive(this.options.owner, basePath, archive, {
         maxBytes: this.options.maxImportBytes,
         maxEntries: this.options.maxImportEntries,
         onProgress: ({ read, written }) => {
@@ -304,11 +272,11 @@ export class Distributions {
         },
       });
       warnings = [...imported.warnings];
-      const sizeBytes = await this.files.sizeOnDisk(this.options.uid, basePath);
+      const sizeBytes = await this.files.sizeOnDisk(this.options.owner, basePath);
       await this.registry.put({ ...record, filesCreated: true, state: 'Installed', sizeBytes });
     } catch (error) {
       await undo.unwind();
-      const failure = fromHv(error, 'import');
+      const failure = fromHv(error);
       const { code, detail } =
         failure instanceof LxssError ? failure : { code: 'WSL_E_IMPORT_FAILED' as const, detail: (failure as Error).message ?? String(failure) };
       this.events.emit({ type: 'distribution-import-failed', ...aboutDistribution({ id, name }), code, detail });
@@ -339,8 +307,7 @@ export class Distributions {
       changed.push('name');
     }
     if (patch.defaultUser !== undefined) {
-      const passwd = await this.files.readFile(this.options.uid, record.basePath, '/etc/passwd');
-      const uid = passwd === undefined ? undefined : uidInPasswd(passwd, patch.defaultUser);
+      const uid = (await this.files.findUser(this.options.owner, record.basePath, patch.defaultUser))?.uid;
       if (uid === undefined) {
         throw new LxssError('WSL_E_USER_NOT_FOUND', `${record.name} has no user "${patch.defaultUser}" in /etc/passwd`);
       }
@@ -388,10 +355,10 @@ export class Distributions {
       await this.runtime.terminate(record.id);
       await this.registry.put({ ...record, state: 'Uninstalling' });
       try {
-        await this.files.remove(this.options.uid, record.basePath);
+        await this.files.remove(this.options.owner, record.basePath);
       } catch (error) {
         // Files that are gone all the same (only an emptied folder stayed) finish the removal; else roll back.
-        if (await this.files.present(this.options.uid, record.basePath).catch(() => true)) throw await this.restored(record, error);
+        if (await this.files.present(this.options.owner, record.basePath).catch(() => true)) throw await this.restored(record, error);
       }
       const wasDefault = this.registry.defaultDistribution === record.id;
       try {
@@ -413,7 +380,7 @@ export class Distributions {
         }
       }
     } catch (error) {
-      throw fromHv(error, 'other');
+      throw fromHv(error);
     } finally {
       this.locks.delete(record.id);
     }
@@ -427,7 +394,7 @@ export class Distributions {
     const reason = error instanceof Error ? error.message : String(error);
     const restored: DistributionRecord = { ...record, state: record.state === 'Uninstalling' ? 'Installed' : record.state };
     const rolledBack = await this.registry.put(restored).then(() => true, () => false);
-    const failure = fromHv(error, 'other');
+    const failure = fromHv(error);
     const code = failure instanceof LxssError ? failure.code : 'E_ILLEGAL_STATE_CHANGE';
     const now = rolledBack
       ? `it stays registered (${restored.state}), though some of its files may be gone`
@@ -447,11 +414,11 @@ export class Distributions {
     try {
       // As WSL's ExportDistribution: a running distribution is stopped first, so the tar is consistent.
       await this.runtime.terminate(record.id);
-      stream = await this.files.exportArchive(this.options.uid, record.basePath, format);
+      stream = await this.files.exportArchive(this.options.owner, record.basePath, format);
     } catch (error) {
       this.locks.delete(record.id);
       if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(record);
-      throw fromHv(error, 'export');
+      throw fromHv(error, { fallback: 'WSL_E_EXPORT_FAILED' });
     }
     // Counted on its way out, for the progress events; whoever stops reading it ends the export itself.
     let written = 0;
@@ -489,11 +456,11 @@ export class Distributions {
     this.locks.set(record.id, 'Converting');
     let moved: DistributionRecord;
     try {
-      await this.files.move(this.options.uid, record.basePath, target);
+      await this.files.move(this.options.owner, record.basePath, target);
       moved = { ...record, basePath: target };
       await this.registry.put(moved);
     } catch (error) {
-      throw fromHv(error, 'other');
+      throw fromHv(error);
     } finally {
       this.locks.delete(record.id);
     }

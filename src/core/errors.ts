@@ -1,7 +1,7 @@
 // The one error table: stable code → HTTP status and title. Core code throws LxssError with a code from
 // here; the problem-details plugin is the only place that turns it into a response.
 
-import { HvError } from '../hv/errors.js';
+import { HvError, type HvErrorKind } from '../hv/errors.js';
 
 /** Every error code lxssd can answer with. WSL's own names where WSL has one; LXSSD_E_* where it has none. */
 export const ERROR_TABLE = {
@@ -42,6 +42,7 @@ export const ERROR_TABLE = {
   LXSSD_E_TOO_MANY_AUTH_FAILURES: { status: 429, title: 'Too many failed authentication attempts' },
   LXSSD_E_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   E_UNEXPECTED: { status: 500, title: 'Internal error' },
+  LXSSD_E_NOT_SUPPORTED: { status: 501, title: 'Not supported by this host' },
   WSL_E_EXPORT_FAILED: { status: 500, title: 'The distribution could not be exported' },
   ERROR_DISK_FULL: { status: 507, title: 'There is not enough space on the disk' },
   LXSSD_E_SHUTTING_DOWN: { status: 503, title: 'The service is shutting down' },
@@ -77,6 +78,39 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_TABLE, code);
 }
 
+/**
+ * How each hypervisor failure reads to the caller: the one mapping from HvError kinds to codes. Kinds without
+ * an entry (`failed`, `launch-failed`, ...) are the caller's to handle or stay internal errors; `hint` says what
+ * the caller can do, `detail` replaces a message written for the log.
+ */
+const HV_ERRORS: Partial<Record<HvErrorKind, { code: ErrorCode; hint?: string; detail?: string }>> = {
+  'invalid-archive': { code: 'WSL_E_IMPORT_FAILED' },
+  'too-large': { code: 'LXSSD_E_PAYLOAD_TOO_LARGE' },
+  'disk-full': { code: 'ERROR_DISK_FULL' },
+  exists: { code: 'ERROR_FILE_EXISTS' },
+  'not-permitted': { code: 'E_ACCESSDENIED' },
+  'bad-path': { code: 'E_INVALIDARG' },
+  conflict: { code: 'LXSSD_E_ID_RANGE_CONFLICT' },
+  'out-of-resources': { code: 'LXSSD_E_OUT_OF_RESOURCES', hint: 'try again later' },
+  'user-not-found': { code: 'WSL_E_USER_NOT_FOUND' },
+  'files-missing': { code: 'LXSSD_E_DISTRO_FILES_MISSING' },
+  exited: { code: 'E_ILLEGAL_STATE_CHANGE', detail: 'the process has exited' },
+  'not-supported': { code: 'LXSSD_E_NOT_SUPPORTED' },
+};
+
+/**
+ * The caller-facing error for a hypervisor failure (HV_ERRORS); a kind it does not map becomes `fallback` when
+ * given, else stays as it is. `about` prefixes the message (what was being done). Anything else passes through.
+ */
+export function fromHv(error: unknown, options: { fallback?: ErrorCode; about?: string } = {}): unknown {
+  if (!(error instanceof HvError)) return error;
+  const mapped = HV_ERRORS[error.kind];
+  const code = mapped?.code ?? options.fallback;
+  if (code === undefined) return error;
+  const message = mapped?.detail ?? (mapped?.hint ? `${error.message}; ${mapped.hint}` : error.message);
+  return new LxssError(code, options.about ? `${options.about}: ${message}` : message);
+}
+
 /** errno names of a service (or host) out of descriptors, memory or processes: a 503, never the caller's fault */
 const EXHAUSTION_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
 
@@ -86,9 +120,7 @@ const EXHAUSTION_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
  */
 export function outOfResources(error: unknown): LxssError | undefined {
   if (error instanceof LxssError) return error.code === 'LXSSD_E_OUT_OF_RESOURCES' ? error : undefined;
-  if (error instanceof HvError) {
-    return error.kind === 'out-of-resources' ? new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again later`) : undefined;
-  }
+  if (error instanceof HvError) return error.kind === 'out-of-resources' ? (fromHv(error) as LxssError) : undefined;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && EXHAUSTION_ERRNOS.has(code)) {
     return new LxssError('LXSSD_E_OUT_OF_RESOURCES', `the service is out of descriptors or memory (${code}); try again later`);

@@ -31,6 +31,8 @@ function componentName(type: string): string {
   return `${type.replace(/(^|-)([a-z])/g, (_, _dash: string, letter: string) => letter.toUpperCase())}Event`;
 }
 
+/** A host pid, or null where the host does not tell (the hv contract makes pids optional). */
+const HostPid = Type.Union([Type.Integer(), Type.Null()]);
 const distribution = { distributionId: Uuid, name: Type.String() };
 
 /** One schema per event type core emits, each a named component (`ProcessExitedEvent`, ...). */
@@ -59,14 +61,14 @@ export const EMITTED_EVENTS = [
     distributionId: Type.Union([Uuid, Type.Null()]),
     name: Type.Union([Type.String(), Type.Null()]),
   }),
-  eventSchema('vm-started', 'the utility VM of this session started', { pid: Type.Integer() }),
+  eventSchema('vm-started', 'the utility VM of this session started', { pid: HostPid }),
   eventSchema('vm-stopped', 'the utility VM of this session stopped', { reason: StopReason }),
   eventSchema('vm-limit-reached', "the VM reached one of its limits: no more processes, or out of memory (a process may have been killed)", {
     resource: StringEnum(['processes', 'memory']),
     count: Type.Integer({ minimum: 0, description: 'times it was reached since the VM started (the VM view has the counts)' }),
     limit: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'the limit: processes or bytes' }),
   }),
-  eventSchema('instance-started', 'a distribution started', { ...distribution, pid: Type.Integer() }),
+  eventSchema('instance-started', 'a distribution started', { ...distribution, pid: HostPid }),
   eventSchema('instance-stopped', 'a distribution stopped', { ...distribution, reason: StopReason }),
   eventSchema('boot-command-exited', 'the [boot] command of wsl.conf finished', {
     ...distribution,
@@ -76,7 +78,7 @@ export const EMITTED_EVENTS = [
   eventSchema('process-started', 'CreateLxProcess started a process', {
     processId: Uuid,
     distributionId: Uuid,
-    pid: Type.Integer(),
+    pid: HostPid,
     argv: Type.Array(Type.String()),
   }),
   eventSchema('process-exited', 'a process exited (signal: the one that ended it, else null)', {

@@ -9,21 +9,23 @@ import {
   HvError,
   type HvVm,
   type Hypervisor,
+  type OwnerSid,
+  type RegistrationStore,
   type SharedFolder,
   type StopReason,
   type VmLimits,
   type VmResources,
 } from '../hv/index.js';
-import { LxssError } from './errors.js';
+import { fromHv, LxssError } from './errors.js';
 import { aboutDistribution, type EventBus } from './events.js';
 import { filesMissing } from './distributions.js';
-import { hostnameFor, parseWslConf, type WslConf } from './wsl-conf.js';
 
 export interface InstanceView {
   distributionId: string;
   name: string;
   state: 'Running';
-  pid: number;
+  /** host pid of its PID 1, where the host can tell */
+  pid: number | null;
   startedAt: string;
   processCount: number;
   hostname: string;
@@ -92,39 +94,25 @@ export interface DistributionRef {
 }
 
 export interface InstancesOptions {
-  uid: number;
+  owner: OwnerSid;
   instanceIdleTimeout: number;
   vmIdleTimeout: number;
   /** what the VM may use */
   vmLimits: VmLimits;
   /** host folders to share, by name under the automount root (e.g. `home` → `/mnt/home`) */
   sharedFolders: ReadonlyArray<{ name: string; hostPath: string }>;
-  /** a distribution's name now (it may be renamed while running); undefined once unregistered */
-  nameOf(distributionId: string): string | undefined;
-  /** reads a file of a distribution as its root would (undefined when absent) */
-  readDistroFile(basePath: string, path: string): Promise<string | undefined>;
-  /** whether a distribution's root filesystem is there (asked when a start fails, to say why) */
-  distroFilesPresent(basePath: string): Promise<boolean>;
   log(message: string, detail?: Record<string, unknown>): void;
 }
 
 interface RunningInstance {
   readonly distribution: DistributionRef;
   readonly hv: HvInstance;
-  readonly hostname: string;
-  readonly wslConf: WslConf;
   /** processes started through the API and still running: the instance is idle at zero */
   clients: number;
   /** host folders bound in it, by target */
   readonly shares: Map<string, ShareView>;
   idleTimer?: NodeJS.Timeout;
   stopReason?: StopReason;
-}
-
-/** The host gives the user ids another account owns: its VM (and anything run as it) is refused. */
-function idConflict(error: unknown): unknown {
-  if (error instanceof HvError && error.kind === 'conflict') return new LxssError('LXSSD_E_ID_RANGE_CONFLICT', error.message);
-  return error;
 }
 
 /** Targets a share may not cover: the root and the kernel's filesystems every program relies on. */
@@ -145,6 +133,8 @@ export class Instances {
 
   constructor(
     private readonly hv: Hypervisor,
+    /** where a running distribution's name is read (it may be renamed while it runs) */
+    private readonly registry: RegistrationStore,
     private readonly events: EventBus,
     private readonly options: InstancesOptions,
   ) {}
@@ -162,7 +152,7 @@ export class Instances {
     if (!pending) {
       pending = this.launch(distribution)
         .catch((error: unknown) => {
-          throw idConflict(error);
+          throw fromHv(error);
         })
         .finally(() => this.starting.delete(distribution.id));
       this.starting.set(distribution.id, pending);
@@ -194,11 +184,11 @@ export class Instances {
   async vmView(): Promise<VmView> {
     return {
       state: this.vm ? 'Running' : 'Stopped',
-      pid: this.vm?.pid ?? null,
+      pid: this.vm ? (this.vm.pid ?? null) : null,
       startedAt: this.vm?.startedAt.toISOString() ?? null,
       resources: this.vm ? await this.vm.resources().then(resourcesView, () => null) : null,
       instances: await Promise.all([...this.running.values()].map((instance) => this.view(instance))),
-      warnings: [...(this.vm ? this.vm.warnings : await this.hv.vmWarnings(this.options.uid))],
+      warnings: [...(this.vm ? this.vm.warnings : await this.hv.vmWarnings(this.options.owner))],
     };
   }
 
@@ -241,11 +231,8 @@ export class Instances {
       await instance.hv.share(folder);
     } catch (error) {
       instance.shares.delete(folder.target);
-      if (error instanceof HvError && error.kind === 'not-permitted') throw new LxssError('E_ACCESSDENIED', error.message);
-      if (error instanceof HvError && error.kind === 'bad-path') {
-        throw new LxssError('E_INVALIDARG', `${folder.target} cannot be a mount point: ${error.message}`);
-      }
-      throw error;
+      const badPath = error instanceof HvError && error.kind === 'bad-path';
+      throw fromHv(error, badPath ? { about: `${folder.target} cannot be a mount point` } : {});
     }
     return view;
   }
@@ -265,50 +252,24 @@ export class Instances {
   }
 
   defaultUserOf(distributionId: string): string | undefined {
-    return this.running.get(distributionId)?.wslConf.defaultUser;
+    return this.running.get(distributionId)?.hv.guest.defaultUser;
   }
 
   private async launch(distribution: DistributionRef): Promise<RunningInstance> {
-    const wslConf = parseWslConf(await this.options.readDistroFile(distribution.basePath, '/etc/wsl.conf'));
-    const hostname = wslConf.hostname ?? hostnameFor(distribution.name);
-    const sharedFolders: SharedFolder[] = wslConf.automountEnabled
-      ? this.options.sharedFolders.map((folder) => ({
-          hostPath: folder.hostPath,
-          target: `${wslConf.automountRoot}${folder.name}`,
-          readOnly: false,
-        }))
-      : [];
-    const generatedFiles: Array<{ path: string; content: string }> = [];
-    if (wslConf.generateHosts) {
-      generatedFiles.push({
-        path: '/etc/hosts',
-        content: `# Generated by lxssd at instance start; set [network] generateHosts = false in /etc/wsl.conf to keep your own.\n127.0.0.1\tlocalhost\n127.0.1.1\t${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
-      });
-    }
     const vm = await this.ensureVm();
     let hv: HvInstance;
     try {
-      hv = await vm.startInstance({
-        basePath: distribution.basePath,
-        hostname,
-        sharedFolders,
-        generatedFiles,
-        generateResolvConf: wslConf.generateResolvConf,
-      });
+      hv = await vm.startInstance({ basePath: distribution.basePath, name: distribution.name, automount: this.options.sharedFolders });
     } catch (error) {
-      if (!(await this.options.distroFilesPresent(distribution.basePath).catch(() => true))) {
-        throw filesMissing(distribution);
-      }
+      if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(distribution);
       throw error;
     }
-    const shares = new Map(
-      sharedFolders.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const),
-    );
-    const instance: RunningInstance = { distribution, hv, hostname, wslConf, clients: 0, shares };
+    const shares = new Map(hv.guest.shared.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const));
+    const instance: RunningInstance = { distribution, hv, clients: 0, shares };
     this.running.set(distribution.id, instance);
-    this.events.emit({ type: 'instance-started', ...aboutDistribution(distribution), pid: hv.pid });
+    this.events.emit({ type: 'instance-started', ...aboutDistribution(distribution), pid: hv.pid ?? null });
     hv.ended.then(() => this.ended(instance));
-    if (wslConf.bootCommand) this.runBootCommand(instance, wslConf.bootCommand);
+    if (hv.guest.bootCommand) this.runBootCommand(instance, hv.guest.bootCommand);
     this.armIdle(instance);
     return instance;
   }
@@ -380,12 +341,12 @@ export class Instances {
     if (this.vmIdleTimer) clearTimeout(this.vmIdleTimer);
     this.vmIdleTimer = undefined;
     if (this.vm) return this.vm;
-    this.vmStarting ??= this.hv.startVm(this.options.uid, this.options.vmLimits).then(
+    this.vmStarting ??= this.hv.startVm(this.options.owner, this.options.vmLimits).then(
       (vm) => {
         this.vm = vm;
         this.vmStarting = undefined;
         this.vmStopReason = undefined;
-        this.events.emit({ type: 'vm-started', pid: vm.pid });
+        this.events.emit({ type: 'vm-started', pid: vm.pid ?? null });
         this.watchLimits(vm);
         vm.ended.then(() => {
           if (this.vm !== vm) return;
@@ -396,7 +357,7 @@ export class Instances {
       },
       (error: unknown) => {
         this.vmStarting = undefined;
-        throw idConflict(error);
+        throw fromHv(error);
       },
     );
     return this.vmStarting;
@@ -465,12 +426,12 @@ export class Instances {
   private async view(instance: RunningInstance): Promise<InstanceView> {
     return {
       distributionId: instance.distribution.id,
-      name: this.options.nameOf(instance.distribution.id) ?? instance.distribution.name,
+      name: this.registry.get(instance.distribution.id)?.name ?? instance.distribution.name,
       state: 'Running',
-      pid: instance.hv.pid,
+      pid: instance.hv.pid ?? null,
       startedAt: instance.hv.startedAt.toISOString(),
       processCount: await instance.hv.processCount().catch(() => 0),
-      hostname: instance.hostname,
+      hostname: instance.hv.guest.hostname,
       warnings: [...(this.vm?.warnings ?? [])],
     };
   }

@@ -4,11 +4,10 @@
 // exit code, until the retention time passes.
 
 import { randomUUID } from 'node:crypto';
-import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
-import { type ExitStatus, HvError, type HvProcess } from '../hv/index.js';
+import { type DistroFiles, type ExitStatus, type GuestUser, guestSignal, HvError, type HvProcess, type OwnerSid } from '../hv/index.js';
 import type { Distributions } from './distributions.js';
-import { LxssError } from './errors.js';
+import { fromHv, LxssError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Instances } from './instances.js';
 import { OutputLog } from './output-log.js';
@@ -84,10 +83,10 @@ export interface ProcessView {
 
 /** What a process whose end we could not learn (its instance died) is reported as. */
 const KILLED: ExitStatus = { exitCode: 128 + 9, signal: 9 };
-const SIGRTMIN = 34;
-const SIGRTMAX = 64;
 
 export interface ProcessesOptions {
+  /** whose they are: users are looked up in the distributions as this owner */
+  owner: OwnerSid;
   retentionMs: number;
   /** running processes a session may have; exited ones give way, oldest first, to keep the list this long */
   maxProcesses: number;
@@ -101,40 +100,11 @@ export interface Page<T> {
   next: string | null;
 }
 
-interface PasswdEntry {
-  name: string;
-  uid: number;
-  home: string;
-  shell: string;
-}
-
-function parsePasswd(text: string): PasswdEntry[] {
-  return text
-    .split('\n')
-    .map((line) => line.split(':'))
-    .filter((fields) => fields.length >= 7 && /^\d+$/.test(fields[2]!))
-    .map((fields) => ({ name: fields[0]!, uid: Number(fields[2]), home: fields[5] || '/', shell: fields[6] || '/bin/sh' }));
-}
-
-/** A signal by name (`SIGTERM`, `TERM`) or number. */
+/** A guest signal by name (`SIGTERM`, `TERM`, `SIGRTMIN+2`) or number; a 400 when it names none. */
 export function signalNumber(signal: string | number): number {
-  if (typeof signal === 'number') {
-    if (Number.isInteger(signal) && signal > 0 && signal < 65) return signal;
-  } else {
-    const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-    const number = (osConstants.signals as Record<string, number>)[name] ?? realTimeSignal(name);
-    if (number !== undefined) return number;
-  }
-  throw new LxssError('E_INVALIDARG', `"${signal}" is not a signal`);
-}
-
-/** SIGRTMIN, SIGRTMIN+N, SIGRTMAX-N as `kill -l` names them; glibc keeps 32 and 33, so SIGRTMIN is 34. */
-function realTimeSignal(name: string): number | undefined {
-  const match = /^SIGRT(MIN|MAX)(?:([+-])(\d{1,2}))?$/.exec(name);
-  if (!match) return undefined;
-  const offset = Number(match[3] ?? 0) * (match[2] === '-' ? -1 : 1);
-  const number = (match[1] === 'MIN' ? SIGRTMIN : SIGRTMAX) + offset;
-  return number >= SIGRTMIN && number <= SIGRTMAX ? number : undefined;
+  const number = guestSignal(signal);
+  if (number === undefined) throw new LxssError('E_INVALIDARG', `"${signal}" is not a signal`);
+  return number;
 }
 
 /** A running or exited process and everything a client may attach to. */
@@ -170,7 +140,7 @@ export class ProcessEntry {
     private readonly distributionName: () => string,
     readonly argv: string[],
     readonly launch: { executable: string; shell: ShellType },
-    readonly user: PasswdEntry | null,
+    readonly user: GuestUser | null,
     tty: { cols: number; rows: number } | null,
     readonly stdinWanted: boolean,
     public hv: HvProcess | null,
@@ -286,8 +256,7 @@ export class ProcessEntry {
 
 /** It exited while the request was on its way: the same answer as after the exit. */
 function exitedMeanwhile(error: unknown): never {
-  if (error instanceof HvError && error.kind === 'exited') throw new LxssError('E_ILLEGAL_STATE_CHANGE', 'the process has exited');
-  throw error;
+  throw fromHv(error);
 }
 
 /** argv as a list shows it: at most ARGV_SUMMARY.items items and ARGV_SUMMARY.bytes bytes in all. */
@@ -345,7 +314,7 @@ export function startModeOf(request: Pick<CreateProcessRequest, 'argv' | 'comman
  * distribution's /etc/passwd (`/bin/sh` when it names none), a login shell as `-sh` (its name with a `-`, the
  * convention login(1) uses), a command line as `$SHELL -c "<commandLine>"`.
  */
-export function launchOf(mode: StartMode, user: Pick<PasswdEntry, 'shell'>): { argv: string[]; executable: string } {
+export function launchOf(mode: StartMode, user: Pick<GuestUser, 'shell'>): { argv: string[]; executable: string } {
   if (mode.shell === 'none') return { argv: mode.argv, executable: mode.argv[0]! };
   const shell = user.shell || '/bin/sh';
   const argv0 = mode.shell === 'login' ? `-${posix.basename(shell)}` : shell;
@@ -353,7 +322,7 @@ export function launchOf(mode: StartMode, user: Pick<PasswdEntry, 'shell'>): { a
 }
 
 /** The cwd to ask init for: undefined for the home (init falls back to `/` when there is none), else absolute. */
-function cwdFor(cwd: string | undefined, user: Pick<PasswdEntry, 'home'>): string | undefined {
+function cwdFor(cwd: string | undefined, user: Pick<GuestUser, 'home'>): string | undefined {
   if (cwd === undefined || cwd === '~') return undefined;
   if (cwd.startsWith('~/')) return posix.join(user.home, cwd.slice(2));
   return cwd;
@@ -405,7 +374,6 @@ export class Processes {
   private readonly entries = new Map<string, ProcessEntry>();
   /** creations past the limit check and not yet listed: they count as running */
   private starting = 0;
-  private readonly passwdCache = new Map<string, PasswdEntry[]>();
   /** output bytes the `run`s in progress have reserved (maxRunOutputBytes bounds it) */
   private runOutputReserved = 0;
   private nextSequence = 1;
@@ -413,8 +381,8 @@ export class Processes {
   constructor(
     private readonly distributions: Distributions,
     private readonly instances: Instances,
+    private readonly files: DistroFiles,
     private readonly events: EventBus,
-    private readonly readDistroFile: (basePath: string, path: string) => Promise<string | undefined>,
     private readonly options: ProcessesOptions,
   ) {}
 
@@ -505,12 +473,6 @@ export class Processes {
       });
     } catch (error) {
       this.instances.release(distribution.id);
-      if (error instanceof HvError && error.kind === 'user-not-found') {
-        throw new LxssError('WSL_E_USER_NOT_FOUND', error.message);
-      }
-      if (error instanceof HvError && error.kind === 'out-of-resources') {
-        throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', `${error.message}; try again when other processes have ended`);
-      }
       if (error instanceof HvError && error.kind === 'launch-failed') {
         // It never ran: the resource says so, with the shell's exit code for it, rather than an HTTP error.
         entry.finish({ exitCode: error.exitCode ?? 127, signal: null }, error.message);
@@ -519,7 +481,7 @@ export class Processes {
         this.events.emit({ type: 'process-exited', processId: entry.id, distributionId: distribution.id, exitCode: entry.status!.exitCode, signal: null });
         return entry;
       }
-      throw error;
+      throw fromHv(error);
     }
     entry.hv = hv;
     if (hv.terminal) entry.output.addSource(hv.terminal, 1);
@@ -530,7 +492,7 @@ export class Processes {
       // The process closed its stdin early; writes after that are dropped, as a pipe's would be.
     });
     this.remember(entry);
-    this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid, argv: [...argv] });
+    this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid ?? null, argv: [...argv] });
     this.watch(entry, hv);
     return entry;
   }
@@ -715,25 +677,15 @@ export class Processes {
     distribution: { id: string; name: string; basePath: string },
     defaultUid: number,
     request: CreateProcessRequest,
-  ): Promise<PasswdEntry> {
-    const wanted =
-      request.user ?? request.uid ?? this.instances.defaultUserOf(distribution.id) ?? defaultUid;
-    const find = (entries: PasswdEntry[]) =>
-      entries.find((entry) => (typeof wanted === 'string' ? entry.name === wanted : entry.uid === wanted));
-    let found = find(this.passwdCache.get(distribution.id) ?? []);
-    if (!found) {
-      // Read afresh: users may have been added inside the distribution since.
-      const entries = parsePasswd((await this.readDistroFile(distribution.basePath, '/etc/passwd')) ?? '');
-      this.passwdCache.set(distribution.id, entries);
-      found = find(entries);
-    }
+  ): Promise<GuestUser> {
+    const wanted = request.user ?? request.uid ?? this.instances.defaultUserOf(distribution.id) ?? defaultUid;
+    const found = await this.files.findUser(this.options.owner, distribution.basePath, wanted);
     if (found) return found;
-    if (typeof wanted === 'number') return { name: String(wanted), uid: wanted, home: '/', shell: '/bin/sh' };
     throw new LxssError('WSL_E_USER_NOT_FOUND', `${distribution.name} has no user "${wanted}" in /etc/passwd`);
   }
 
   /** The distribution's default environment, a sane one for the user, then the request's, each over the last. */
-  private environment(defaults: readonly string[], user: PasswdEntry, request: CreateProcessRequest): string[] {
+  private environment(defaults: readonly string[], user: GuestUser, request: CreateProcessRequest): string[] {
     const env = new Map<string, string>();
     for (const entry of defaults) {
       const at = entry.indexOf('=');

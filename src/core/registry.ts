@@ -1,28 +1,15 @@
-// One user's registry of distributions (WSL's per-user Lxss key): the records, the default, and nothing
-// else. Every change is written whole and atomically, so a crash leaves the old file or the new one; a change
-// whose write fails (a full disk) is taken back in memory too, so the registry stays what the file says.
+// One user's registry of distributions (WSL's per-user Lxss key), kept by the service itself for backends whose
+// platform keeps none (the contract's RegistrationStore): the records, the default, and nothing else. Every
+// change is written whole and atomically, so a crash leaves the old file or the new one; a change whose write
+// fails (a full disk) is taken back in memory too, so the registry stays what the file says.
 
+import type { RegistrationRecord as DistributionRecord, RegistrationStore } from '../hv/index.js';
 import { readStateFile, writeFileAtomic } from './atomic-file.js';
 
-/** WSL's LxssDistributionState values that are ever written down; Running and the locks live in memory. */
-export type StoredState = 'Installed' | 'Installing' | 'Uninstalling';
+export type { DistributionRecord };
 
-export interface DistributionRecord {
-  readonly id: string;
-  readonly name: string;
-  readonly basePath: string;
-  /** WSL's filesystem version (2: wslfs) */
-  readonly version: 2;
-  readonly state: StoredState;
-  readonly defaultUid: number;
-  /** LXSS_DISTRO_FLAGS_* bits */
-  readonly flags: number;
-  readonly defaultEnvironment: readonly string[];
-  readonly createdAt: string;
-  readonly sizeBytes: number;
-  /** set once this service created `<basePath>/rootfs`: only then may a recovery remove it */
-  readonly filesCreated?: boolean;
-}
+/** WSL's LxssDistributionState values that are ever written down; Running and the locks live in memory. */
+export type StoredState = DistributionRecord['state'];
 
 interface RegistryFile {
   version: 1;
@@ -62,7 +49,7 @@ function registryFault(value: unknown): string | undefined {
   return undefined;
 }
 
-export class Registry {
+export class Registry implements RegistrationStore {
   private records = new Map<string, DistributionRecord>();
   private defaultId: string | null = null;
   private saving: Promise<void> = Promise.resolve();

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import type { Hypervisor } from '../hv/index.js';
 import { AuthFailureLimiter } from './auth-limiter.js';
 import { LxssError } from './errors.js';
-import { type Caller, isAdministrator, isSid, type Sid, sidForUid } from './identity.js';
+import { type Caller, isSid, type Sid } from './identity.js';
 import { OneTimeCodes } from './one-time-codes.js';
 import { SessionManager } from './session-manager.js';
 import type { UserSession } from './session.js';
@@ -74,7 +74,6 @@ export class LxssService {
     log: ServiceLog,
   ) {
     this.sessions = new SessionManager({
-      accounts: (uid) => hv.account(uid),
       hv,
       usersDir: join(options.stateDir, 'users'),
       maxImportBytes: options.maxImportBytes,
@@ -125,9 +124,14 @@ export class LxssService {
     }
   }
 
-  /** The caller a kernel-proven uid on the local socket stands for. */
-  localCaller(uid: number): Caller {
-    return { sid: sidForUid(uid), transport: 'local' };
+  /** The caller the OS proved on the local socket. */
+  localCaller(sid: Sid): Caller {
+    return { sid, transport: 'local' };
+  }
+
+  /** Whether the caller administers the service (the host decides: on Linux, root). */
+  isAdministrator(caller: Caller): boolean {
+    return this.hv.isAdministrator(caller.sid);
   }
 
   /** The caller a bearer token stands for, or undefined when the token proves nothing. */
@@ -142,7 +146,7 @@ export class LxssService {
 
   /** All sessions; the administrator's view. */
   listSessions(caller: Caller): UserSession[] {
-    if (!isAdministrator(caller)) throw new LxssError('E_ACCESSDENIED', 'only root may list all sessions');
+    if (!this.isAdministrator(caller)) throw new LxssError('E_ACCESSDENIED', 'only root may list all sessions');
     return this.sessions.list();
   }
 
@@ -152,7 +156,7 @@ export class LxssService {
    * mint for another SID, as it could act as that user anyway.
    */
   async mintToken(caller: Caller, request: MintTokenRequest): Promise<{ token: string; info: TokenInfo }> {
-    const admin = isAdministrator(caller);
+    const admin = this.isAdministrator(caller);
     if (caller.transport !== 'local') {
       throw new LxssError('E_ACCESSDENIED', 'tokens are minted only over the local socket, where the OS proves who you are');
     }
@@ -168,7 +172,7 @@ export class LxssService {
 
   /** The caller's tokens; the administrator may ask for another SID's (`sid`) or everyone's (`'*'`). */
   listTokens(caller: Caller, sid: Sid = caller.sid): TokenInfo[] {
-    if (sid !== caller.sid && !isAdministrator(caller)) {
+    if (sid !== caller.sid && !this.isAdministrator(caller)) {
       throw new LxssError('E_ACCESSDENIED', "only root may list another SID's tokens");
     }
     return sid === '*' ? this.tokens.listAll() : this.tokens.list(sid);
@@ -176,7 +180,7 @@ export class LxssService {
 
   /** Revokes one of the caller's tokens; the administrator may revoke anyone's, as it may mint them. */
   async revokeToken(caller: Caller, id: string): Promise<void> {
-    if (!(await this.tokens.revoke(isAdministrator(caller) ? undefined : caller.sid, id))) {
+    if (!(await this.tokens.revoke(this.isAdministrator(caller) ? undefined : caller.sid, id))) {
       throw new LxssError('ERROR_NOT_FOUND', `you have no token ${id}`);
     }
     this.tickets.voidWhere((binding) => binding.tokenId === id);

@@ -1,17 +1,16 @@
-// One user's session: the per-SID home of everything a user owns (like WSL's LxssUserSessionImpl) — its
-// event bus and its distributions; instances and processes join them in later issues.
+// One user's session: the per-SID home of everything a user owns (like WSL's LxssUserSessionImpl) — its event
+// bus, distributions, VM and instances, processes — and the verbs that span them, so a route makes one call.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Hypervisor, VmLimits } from '../hv/index.js';
+import type { Account, Hypervisor, SharedFolder, VmLimits } from '../hv/index.js';
 import { StateFileError } from './atomic-file.js';
 import { Distributions } from './distributions.js';
 import { LxssError } from './errors.js';
 import { EventBus } from './events.js';
 import type { Sid } from './identity.js';
-import { uidForSid } from './identity.js';
-import { Instances } from './instances.js';
-import { Processes } from './processes.js';
+import { type InstanceView, Instances, type ShareView, type VmView } from './instances.js';
+import { type Page, type ProcessView, Processes } from './processes.js';
 import { Registry } from './registry.js';
 
 export interface SessionInfo {
@@ -23,13 +22,8 @@ export interface SessionInfo {
   readonly createdAt: string;
 }
 
-export interface AccountLookup {
-  (uid: number): { name: string; home: string } | undefined;
-}
-
-/** What every session shares: the host's accounts and files, and where state is kept. */
+/** What every session shares: the host (its accounts and files), and where state is kept. */
 export interface SessionContext {
-  readonly accounts: AccountLookup;
   readonly hv: Hypervisor;
   /** `<stateDir>/users`: one folder per SID */
   readonly usersDir: string;
@@ -61,7 +55,6 @@ interface SessionState {
 
 export class UserSession {
   readonly sid: Sid;
-  readonly uid: number | null;
   readonly createdAt = new Date();
   readonly events = new EventBus();
   private ready: Promise<SessionState> | undefined;
@@ -73,16 +66,19 @@ export class UserSession {
     private readonly context: SessionContext,
   ) {
     this.sid = sid;
-    this.uid = uidForSid(sid) ?? null;
   }
 
-  /** Names are looked up on each call: accounts may be created or renamed while the service runs. */
+  /** The host account of the SID, looked up on each call: accounts may be created or renamed while the service runs. */
+  private account(): Account | undefined {
+    return this.context.hv.account(this.sid);
+  }
+
   describe(): SessionInfo {
-    const account = this.uid === null ? undefined : this.context.accounts(this.uid);
+    const account = this.account();
     return {
       sid: this.sid,
       user: account?.name ?? null,
-      uid: this.uid,
+      uid: account?.uid ?? null,
       home: account?.home ?? null,
       createdAt: this.createdAt.toISOString(),
     };
@@ -90,8 +86,7 @@ export class UserSession {
 
   /** What the user's VM lacks or would be refused for (e.g. no range of ids of its own), as sentences. */
   async warnings(): Promise<string[]> {
-    if (this.uid === null) return [];
-    return [...(await this.context.hv.vmWarnings(this.uid))];
+    return [...(await this.context.hv.vmWarnings(this.sid))];
   }
 
   /**
@@ -128,7 +123,58 @@ export class UserSession {
     return (await this.open()).processes;
   }
 
-  /** Stops everything this session runs (the service is closing, or the user asked). */
+  /** One page of the processes of one distribution. */
+  async processesOf(distro: string, page: { limit?: number; after?: string }): Promise<Page<ProcessView>> {
+    const { distributions, processes } = await this.open();
+    return processes.list(distributions.idOf(distro).id, page);
+  }
+
+  /** CreateInstance: starts the distribution (and the VM) unless it runs; `created` says which. */
+  async startInstance(distro: string): Promise<{ instance: InstanceView; created: boolean }> {
+    const { distributions, instances } = await this.open();
+    return instances.start(distributions.startable(distro));
+  }
+
+  /** The running instance of a distribution (LXSSD_E_NOT_RUNNING when it is stopped). */
+  async instance(distro: string): Promise<InstanceView> {
+    const { distributions, instances } = await this.open();
+    const { id, name } = distributions.idOf(distro);
+    return instances.get(id, name);
+  }
+
+  /** TerminateDistribution: fine when it is not running. */
+  async terminateInstance(distro: string): Promise<void> {
+    const { distributions, instances } = await this.open();
+    await instances.terminate(distributions.idOf(distro).id, 'requested');
+  }
+
+  async vm(): Promise<VmView> {
+    return (await this.open()).instances.vmView();
+  }
+
+  /** Host folders shared into a running distribution. */
+  async mounts(distro: string): Promise<ShareView[]> {
+    const { distributions, instances } = await this.open();
+    const { id, name } = distributions.idOf(distro);
+    return instances.shares(id, name);
+  }
+
+  async addMount(distro: string, folder: SharedFolder): Promise<ShareView> {
+    const { distributions, instances } = await this.open();
+    const { id, name } = distributions.idOf(distro);
+    return instances.share(id, name, folder);
+  }
+
+  async removeMount(distro: string, target: string): Promise<void> {
+    const { distributions, instances } = await this.open();
+    const { id, name } = distributions.idOf(distro);
+    await instances.unshare(id, name, target);
+  }
+
+  /**
+   * Shutdown: every instance of this user, then the VM (the service is closing, or the user asked); a session
+   * that never opened has nothing to stop.
+   */
   async shutdown(): Promise<void> {
     if (!this.ready) return;
     const state = await this.ready.catch(() => undefined);
@@ -143,10 +189,11 @@ export class UserSession {
     return this.ready;
   }
 
+  /** Builds the managers in the order they depend on each other: the store, instances, distributions, processes. */
   private async openState(): Promise<SessionState> {
-    const uid = this.uid;
-    const account = uid === null ? undefined : this.context.accounts(uid);
-    if (uid === null || account === undefined) {
+    const { hv } = this.context;
+    const account = this.account();
+    if (account === undefined) {
       throw new LxssError('E_ACCESSDENIED', `${this.sid} has no account on this host to own distributions`);
     }
     const folder = join(this.context.usersDir, this.sid);
@@ -157,44 +204,31 @@ export class UserSession {
       }
       throw new StateFileError(folder, `cannot be made a folder (${error.code ?? error.message})`);
     });
-    const registry = await Registry.open(join(folder, 'registry.json'));
-    const files = this.context.hv.files;
-    const distributions = new Distributions(registry, files, this.events, {
-      uid,
+    const registry = hv.registrations ? await hv.registrations(this.sid) : await Registry.open(join(folder, 'registry.json'));
+    const instances = new Instances(hv, registry, this.events, {
+      owner: this.sid,
+      instanceIdleTimeout: this.context.instanceIdleTimeout,
+      vmIdleTimeout: this.context.vmIdleTimeout,
+      vmLimits: this.context.vmLimits,
+      sharedFolders: this.context.sharedFolders.map((shared) => ({
+        name: shared.name,
+        hostPath: shared.hostPath === '~' ? account.home : shared.hostPath.replace(/^~\//, `${account.home}/`),
+      })),
+      log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
+    });
+    const distributions = new Distributions(registry, hv.files, instances, this.events, {
+      owner: this.sid,
       defaultFolder: join(folder, 'distributions'),
       maxImportBytes: this.context.maxImportBytes,
       maxImportEntries: this.context.maxImportEntries,
     });
     await distributions.recover();
-    const instances = new Instances(this.context.hv, this.events, {
-      uid,
-      instanceIdleTimeout: this.context.instanceIdleTimeout,
-      vmIdleTimeout: this.context.vmIdleTimeout,
-      vmLimits: this.context.vmLimits,
-      sharedFolders: this.context.sharedFolders.map((folder) => ({
-        name: folder.name,
-        hostPath: folder.hostPath === '~' ? account.home : folder.hostPath.replace(/^~\//, `${account.home}/`),
-      })),
-      nameOf: (id) => distributions.nameOf(id),
-      readDistroFile: (basePath, path) => files.readFile(uid, basePath, path),
-      distroFilesPresent: (basePath) => files.present(uid, basePath),
-      log: (message, detail) => this.context.log(message, { sid: this.sid, ...detail }),
+    const processes = new Processes(distributions, instances, hv.files, this.events, {
+      owner: this.sid,
+      retentionMs: this.context.processRetentionMs,
+      maxProcesses: this.context.maxProcesses,
+      maxRunOutputBytes: this.context.maxRunOutputBytes,
     });
-    distributions.attachRuntime({
-      isRunning: (id) => instances.isRunning(id),
-      terminate: (id) => instances.terminate(id, 'requested'),
-    });
-    const processes = new Processes(
-      distributions,
-      instances,
-      this.events,
-      (basePath, path) => files.readFile(uid, basePath, path),
-      {
-        retentionMs: this.context.processRetentionMs,
-        maxProcesses: this.context.maxProcesses,
-        maxRunOutputBytes: this.context.maxRunOutputBytes,
-      },
-    );
     return { distributions, instances, processes };
   }
 }

@@ -29,6 +29,8 @@ export type HvErrorKind =
   | 'launch-failed'
   /** the process had already exited (e.g. a signal that arrived after its end) */
   | 'exited'
+  /** this backend cannot do that on its platform (the contract lets a backend decline some verbs) */
+  | 'not-supported'
   | 'failed';
 
 export class HvError extends Error {

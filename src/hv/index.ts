@@ -9,6 +9,8 @@ export type {
   ArchiveFormat,
   DistroFiles,
   ExitStatus,
+  GuestSetup,
+  GuestUser,
   HvInstance,
   HvProcess,
   HvVm,
@@ -18,13 +20,17 @@ export type {
   ImportResult,
   InstanceSpec,
   LaunchSpec,
+  OwnerSid,
   PeerCredentials,
+  RegistrationRecord,
+  RegistrationStore,
   SharedFolder,
   StopReason,
   VmLimits,
   VmResources,
 } from './types.js';
 export { HvError, type HvErrorKind } from './errors.js';
+export { GUEST_SIGNALS, guestSignal, SIGKILL, SIGTERM } from './signals.js';
 
 /** Each backend's own settings, from the service's config. */
 export interface HypervisorOptions {

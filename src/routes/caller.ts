@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Distributions } from '../core/distributions.js';
 import { LxssError } from '../core/errors.js';
 import type { Caller } from '../core/identity.js';
+import type { UserSession } from '../core/session.js';
 import './fastify-types.js';
 
 /** The authenticated caller; only public routes have none, and they must not ask. */
@@ -12,7 +13,12 @@ export function callerOf(request: FastifyRequest): Caller {
   return request.caller;
 }
 
-/** The caller's own distributions: there is no way to name another user's. */
+/** The caller's own session: there is no way to name another user's. */
+export function sessionOf(app: FastifyInstance, request: FastifyRequest): UserSession {
+  return app.lxss.sessionOf(callerOf(request));
+}
+
+/** The caller's own distributions. */
 export function distributionsOf(app: FastifyInstance, request: FastifyRequest): Promise<Distributions> {
-  return app.lxss.sessionOf(callerOf(request)).distributions();
+  return sessionOf(app, request).distributions();
 }

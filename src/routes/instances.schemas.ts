@@ -9,7 +9,9 @@ export const InstanceSchema = Type.Object(
     distributionId: Type.String({ format: 'uuid' }),
     name: Type.String(),
     state: Type.Literal('Running'),
-    pid: Type.Integer({ description: 'host pid of the instance’s PID 1 (our /init)' }),
+    pid: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'host pid of the instance’s PID 1 (our /init); null where the host does not tell',
+    }),
     startedAt: Type.String({ format: 'date-time' }),
     processCount: Type.Integer({ minimum: 0, description: 'processes in the instance, PID 1 included' }),
     hostname: Type.String(),

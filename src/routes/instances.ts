@@ -2,15 +2,13 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { callerOf, distributionsOf } from './caller.js';
+import { sessionOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
 import { InstanceSchema, VmSchema } from './instances.schemas.js';
 import { problemResponses } from './problem.schemas.js';
 import { ref } from './schema-helpers.js';
 
 export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const instancesOf = (request: Parameters<typeof callerOf>[0]) => app.lxss.sessionOf(callerOf(request)).instances();
-
   app.post(
     '/distributions/:distro/instance',
     {
@@ -25,8 +23,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const distribution = (await distributionsOf(app, request)).startable(request.params.distro);
-      const { instance, created } = await (await instancesOf(request)).start(distribution);
+      const { instance, created } = await sessionOf(app, request).startInstance(request.params.distro);
       return reply.code(created ? 201 : 200).send(instance);
     },
   );
@@ -44,10 +41,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ref(InstanceSchema, 'The running instance'), ...problemResponses(404) },
       },
     },
-    async (request) => {
-      const { id, name } = (await distributionsOf(app, request)).idOf(request.params.distro);
-      return (await instancesOf(request)).get(id, name);
-    },
+    async (request) => sessionOf(app, request).instance(request.params.distro),
   );
 
   app.delete(
@@ -64,8 +58,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { id } = (await distributionsOf(app, request)).idOf(request.params.distro);
-      await (await instancesOf(request)).terminate(id, 'requested');
+      await sessionOf(app, request).terminateInstance(request.params.distro);
       return reply.code(204).send(null);
     },
   );
@@ -82,7 +75,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ref(VmSchema, 'Your VM, running or stopped'), ...problemResponses() },
       },
     },
-    async (request) => (await instancesOf(request)).vmView(),
+    async (request) => sessionOf(app, request).vm(),
   );
 
   app.post(
@@ -98,7 +91,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      await (await instancesOf(request)).shutdown();
+      await sessionOf(app, request).shutdown();
       return reply.code(204).send(null);
     },
   );

@@ -2,18 +2,13 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { callerOf, distributionsOf } from './caller.js';
+import { sessionOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
 import { CreateShareBody, ShareListSchema, ShareSchema, ShareTargetQuery } from './mounts.schemas.js';
 import { problemResponses } from './problem.schemas.js';
 import { ref } from './schema-helpers.js';
 
 export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const resolve = async (request: Parameters<typeof callerOf>[0], distro: string) => {
-    const { id, name } = (await distributionsOf(app, request)).idOf(distro);
-    return { id, name, instances: await app.lxss.sessionOf(callerOf(request)).instances() };
-  };
-
   app.get(
     '/distributions/:distro/mounts',
     {
@@ -27,10 +22,7 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ref(ShareListSchema, 'The folders shared into the distribution'), ...problemResponses(404) },
       },
     },
-    async (request) => {
-      const { id, name, instances } = await resolve(request, request.params.distro);
-      return { mounts: instances.shares(id, name) };
-    },
+    async (request) => ({ mounts: await sessionOf(app, request).mounts(request.params.distro) }),
   );
 
   app.post(
@@ -48,9 +40,8 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { id, name, instances } = await resolve(request, request.params.distro);
       const { hostPath, target, readOnly = false } = request.body;
-      return reply.code(201).send(await instances.share(id, name, { hostPath, target, readOnly }));
+      return reply.code(201).send(await sessionOf(app, request).addMount(request.params.distro, { hostPath, target, readOnly }));
     },
   );
 
@@ -69,8 +60,7 @@ export const mountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { id, name, instances } = await resolve(request, request.params.distro);
-      await instances.unshare(id, name, request.query.target);
+      await sessionOf(app, request).removeMount(request.params.distro, request.query.target);
       return reply.code(204).send(null);
     },
   );

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { signalNumber } from '../core/processes.js';
-import { callerOf, distributionsOf } from './caller.js';
+import { callerOf, sessionOf } from './caller.js';
 import { DistroParams } from './distributions.schemas.js';
 import { PageQuery, pageOf } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
@@ -26,7 +26,7 @@ import { runAnswer } from './run-answer.js';
 import { LOCATION_HEADER, ref } from './schema-helpers.js';
 
 export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const processesOf = (request: FastifyRequest) => app.lxss.sessionOf(callerOf(request)).processes();
+  const processesOf = (request: FastifyRequest) => sessionOf(app, request).processes();
 
   app.post(
     '/distributions/:distro/processes',
@@ -62,8 +62,7 @@ export const processRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { id } = (await distributionsOf(app, request)).idOf(request.params.distro);
-      const page = (await processesOf(request)).list(id, pageOf(request.query));
+      const page = await sessionOf(app, request).processesOf(request.params.distro, pageOf(request.query));
       return { processes: page.items, next: page.next };
     },
   );

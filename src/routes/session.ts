@@ -1,7 +1,6 @@
 // /v1/session (the caller's) and /v1/sessions (all; root only).
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { isAdministrator } from '../core/identity.js';
 import { callerOf } from './caller.js';
 import { PageQuery, pageByKey } from './paging.js';
 import { problemResponses } from './problem.schemas.js';
@@ -29,7 +28,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         warnings: await session.warnings(),
         transport: caller.transport,
         tokenId: caller.tokenId ?? null,
-        administrator: isAdministrator(caller),
+        administrator: app.lxss.isAdministrator(caller),
       };
     },
   );

@@ -33,7 +33,10 @@ async function runIn(
   const instance = instances.acquire(distributionId);
   assert.ok(instance, 'the distribution is running');
   try {
-    const process = await instance.spawn({ argv, env: [PATH, 'HOME=/root'], user: runAs, cwd: '/' });
+    const sid = `S-1-22-1-${user.uid}`;
+    const { basePath } = (await server.app.lxss.sessions.forSid(sid).distributions()).get(distributionId);
+    const uid = typeof runAs === 'string' ? (await server.app.lxss.hv.files.findUser(sid, basePath, runAs))?.uid : runAs;
+    const process = await instance.spawn({ argv, env: [PATH, 'HOME=/root'], user: uid, cwd: '/' });
     process.stdin?.end();
     let stdout = '';
     let stderr = '';
@@ -45,7 +48,7 @@ async function runIn(
     ]);
     const status = await process.exited;
     await drained;
-    return { ...status, stdout, stderr, pid: process.pid };
+    return { ...status, stdout, stderr, pid: process.pid! };
   } finally {
     instances.release(distributionId);
   }

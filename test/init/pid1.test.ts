@@ -43,10 +43,10 @@ describe('lxssd-init as PID 1 of a PID namespace', () => {
     if (needsRoot(t)) return;
     const { channel, hostPid } = await startPid1(t);
     const exits: ExitStatus[] = [];
-    channel.on('exit', (status) => exits.push(status));
     const sleeper = await launchDetached(channel, { argv: ['/bin/sleep', '1000'] });
     // A daemon in its own session whose parent is still alive: no process group of ours holds it.
-    await launchDetached(channel, { argv: ['/bin/sh', '-c', 'setsid sleep 1000 </dev/null >/dev/null 2>&1 & wait'], env: PATH_ENV });
+    const daemonParent = await launchDetached(channel, { argv: ['/bin/sh', '-c', 'setsid sleep 1000 </dev/null >/dev/null 2>&1 & wait'], env: PATH_ENV });
+    for (const launch of [sleeper, daemonParent]) void launch.exit.then((status) => exits.push(status));
     await eventually(() => assert.ok(childrenOf(hostPid).length >= 2), { what: 'both launches running' });
     const started = Date.now();
     await channel.terminate();

@@ -52,7 +52,7 @@ describe('LAUNCH in pty mode', () => {
     t.after(() => output.close());
     const text = await output.ended;
     assert.match(text, /^30 100\r\n\/dev\/pts\/\d+\r\n$/, JSON.stringify(text));
-    assert.deepEqual(await launched.exit, { id: launched.id, pid: launched.pid, exitCode: 0, signal: 0 });
+    assert.deepEqual(await launched.exit, { id: launched.id, pid: launched.pid, exitCode: 0, signal: null });
   });
 
   it('RESIZE changes the size the same session sees', async (t) => {

@@ -3,7 +3,6 @@
 
 import { constants } from 'node:os';
 import { HvError } from '../errors.js';
-import type { Account } from '../types.js';
 import { errnoName } from './fd-passing.js';
 import { ERANGE, getpwuidR } from './libc.js';
 
@@ -11,7 +10,15 @@ const { EMFILE, ENFILE, ENOMEM, EAGAIN } = constants.errno;
 /** getpwuid_r's answers that mean it could not look, for want of descriptors or memory */
 const OUT_OF_RESOURCES = new Set([EMFILE, ENFILE, ENOMEM, EAGAIN]);
 
-export function lookupAccount(uid: number): Account | undefined {
+/** A host account as this backend needs it: its ids, name and home. */
+export interface LinuxAccount {
+  readonly uid: number;
+  readonly gid: number;
+  readonly name: string;
+  readonly home: string;
+}
+
+export function lookupAccount(uid: number): LinuxAccount | undefined {
   for (let size = 1024; size <= 1 << 20; size *= 4) {
     const pwd: Record<string, unknown> = {};
     const buffer = Buffer.alloc(size);

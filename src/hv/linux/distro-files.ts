@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { HvError } from '../errors.js';
-import type { Account, ArchiveFormat, DistroFiles, ImportLimits, ImportResult } from '../types.js';
+import type { ArchiveFormat, GuestUser, ImportLimits, ImportResult } from '../types.js';
+import type { LinuxAccount } from './accounts.js';
+import { findGuestUser, parsePasswd } from './guest-users.js';
 import { byteLimit, compressed, decompressed } from './archive-streams.js';
 import { NSEXEC_EXIT_HELPER_FAILED, spawnInNamespace, type IdMapEntry, type IdMapping } from './nsexec.js';
 import { type GuardReport, guardTar, OVERFLOW_ID } from './tar-guard.js';
@@ -84,12 +86,16 @@ function importWarnings(report: GuardReport, mapping: IdMapping): string[] {
   return warnings;
 }
 
-export class LinuxDistroFiles implements DistroFiles {
+/** The contract's DistroFiles, by uid: ./index.ts turns each owner's SID into the uid. */
+export class LinuxDistroFiles {
   constructor(
-    private readonly account: (uid: number) => Account | undefined,
+    private readonly account: (uid: number) => LinuxAccount | undefined,
     /** asked each time, not kept: an admin may provision (or change) a user's range while the service runs */
-    private readonly mappingFor: (account: Account) => Promise<IdMapping>,
+    private readonly mappingFor: (account: LinuxAccount) => Promise<IdMapping>,
   ) {}
+
+  /** each distribution's users when its /etc/passwd was last read, by base path */
+  private readonly users = new Map<string, GuestUser[]>();
 
   private mapping(uid: number): Promise<IdMapping> {
     const account = this.account(uid);
@@ -140,6 +146,7 @@ export class LinuxDistroFiles implements DistroFiles {
   }
 
   async create(uid: number, basePath: string): Promise<void> {
+    this.users.delete(basePath);
     const parent = await this.tool(uid, ['mkdir', '-p', '--', basePath]);
     if (parent.code !== 0) throw classifyLocationFailure(parent.stderr, `cannot create ${basePath}`);
     const rootfs = await this.tool(uid, ['mkdir', '-m', '0755', '--', join(basePath, ROOTFS)]);
@@ -264,6 +271,7 @@ export class LinuxDistroFiles implements DistroFiles {
   }
 
   async remove(uid: number, basePath: string): Promise<void> {
+    this.users.delete(basePath);
     const removed = await this.tool(uid, ['rm', '-rf', '--', join(basePath, ROOTFS)]);
     if (removed.code !== 0) throw classifyToolFailure(removed.stderr, `cannot remove ${basePath}`);
     // The folder itself goes too when nothing else of the owner's is in it.
@@ -271,6 +279,8 @@ export class LinuxDistroFiles implements DistroFiles {
   }
 
   async move(uid: number, fromBase: string, toBase: string): Promise<void> {
+    this.users.delete(fromBase);
+    this.users.delete(toBase);
     await this.create(uid, toBase);
     const target = join(toBase, ROOTFS);
     // mv wants the target absent; `create` made it to claim the location, so it goes before the move.
@@ -312,6 +322,19 @@ export class LinuxDistroFiles implements DistroFiles {
   async readFile(uid: number, basePath: string, path: string): Promise<string | undefined> {
     const read = await this.tool(uid, ['cat', '--', path], join(basePath, ROOTFS));
     return read.code === 0 ? read.stdout.toString('utf8') : undefined;
+  }
+
+  /**
+   * Served from what /etc/passwd said when last read, read afresh when `user` is not there: users may be added
+   * inside the distribution while it runs.
+   */
+  async findUser(uid: number, basePath: string, user: string | number): Promise<GuestUser | undefined> {
+    const cached = this.users.get(basePath);
+    const known = cached === undefined ? undefined : findGuestUser(cached, user);
+    if (known && (typeof user === 'string' || cached!.some((entry) => entry.uid === user))) return known;
+    const users = parsePasswd((await this.readFile(uid, basePath, '/etc/passwd')) ?? '');
+    this.users.set(basePath, users);
+    return findGuestUser(users, user);
   }
 
   async sizeOnDisk(uid: number, basePath: string): Promise<number> {

@@ -11,7 +11,7 @@ import { chown, copyFile, open, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HvError } from '../errors.js';
-import type { Account } from '../types.js';
+import type { LinuxAccount as Account } from './accounts.js';
 import { errnoName } from './fd-passing.js';
 import { EACCES, EAGAIN, F_SETLK, F_WRLCK, fcntl, lastErrno } from './libc.js';
 import { identityMapping, type IdMapping } from './nsexec.js';

@@ -6,8 +6,9 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { guestSignal } from '../signals.js';
+import type { ExitStatus as HvExitStatus } from '../types.js';
 import { closeAll, errnoName, FdPassingError, recvFds, sendFds } from './fd-passing.js';
 import {
   decodeInitMessage,
@@ -44,12 +45,13 @@ export function initPath(): string {
  */
 export const INIT_STDIO = ['ignore', 'inherit', 'inherit', 'pipe', 'pipe'] as const;
 
-/** How a launched process ended: exitCode is the code, or 128+N for signal N (then signal = N, else 0). */
-export interface ExitStatus {
-  id: number;
-  pid: number;
-  exitCode: number;
-  signal: number;
+/**
+ * How a launched process ended, as the contract's ExitStatus (../types.ts) says, with the launch it ends: init's
+ * "no signal" (0) is null from here on.
+ */
+export interface ExitStatus extends HvExitStatus {
+  readonly id: number;
+  readonly pid: number;
 }
 
 export interface LaunchOptions {
@@ -140,12 +142,14 @@ interface LiveLaunch {
 }
 
 export interface InitChannelEvents {
-  exit: [status: ExitStatus];
   /** Once, when the channel is gone: every pending request has been rejected. */
   closed: [reason: string];
   /** init ended every process on its own (it got SIGTERM, SIGINT or SIGHUP); 'closed' follows. */
   terminated: [];
-  /** An ERROR frame that answers no pending request (e.g. id 0: a frame init could not attribute). */
+  /**
+   * A frame that answers nothing of ours: an ERROR for no pending request (e.g. id 0: a frame init could not
+   * attribute), an EXITED for no launch waited on.
+   */
   'protocol-error': [error: InitError];
 }
 
@@ -284,7 +288,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
 
   /** kill(2) of the process (of its process group in pty mode). Rejects with ESRCH once it was reported exited. */
   async signal(id: number, signal: number | NodeJS.Signals): Promise<void> {
-    const number = typeof signal === 'number' ? signal : osConstants.signals[signal];
+    const number = guestSignal(signal);
     if (number === undefined) throw new RangeError(`unknown signal ${String(signal)}`);
     const requestId = this.allocateId();
     await this.request(requestId, MessageType.Signal, encodeSignal(requestId, id, number));
@@ -413,11 +417,18 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
 
   private onMessage(message: InitMessage, fds: number[] | undefined): void {
     if (message.type === 'exited') {
-      const status: ExitStatus = { id: message.id, pid: message.pid, exitCode: message.exitCode, signal: message.signal };
+      const status: ExitStatus = {
+        id: message.id,
+        pid: message.pid,
+        exitCode: message.exitCode,
+        signal: message.signal === 0 ? null : message.signal,
+      };
       const launch = this.launches.get(message.id);
       this.launches.delete(message.id);
-      launch?.resolve(status);
-      this.emit('exit', status);
+      // An exit is heard one way, through its launch's `exit`. One for no launch waited on (an orphan's, a second
+      // one, or a launch given up when its descriptors were lost) is told as unattributed.
+      if (launch) launch.resolve(status);
+      else this.emit('protocol-error', new InitError(`EXITED for launch ${message.id}, which nobody waits on`, 0, 0));
       return;
     }
     if (message.type === 'terminated' && message.id === 0) {

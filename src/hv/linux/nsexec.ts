@@ -146,7 +146,13 @@ function checkPath(what: string, path: string, kind: 'host' | 'bind source' | 'b
   }
 }
 
-/** The helper's arguments for `options` (validated like the helper would; throws on a bad combination). */
+/**
+ * The helper's arguments for `options`; throws before anything starts on a combination it would refuse. Who owns
+ * which rule is written at the top of nsexec/nsexec.c: this side owns which options need or exclude which (the
+ * helper keeps them only as a plain table) and what only it can see (a pidFd in `stdio`, no ':' in a bind's paths);
+ * its checks of values (absolute paths, bind targets, id map ranges) are early copies of the helper's, which refuses
+ * them again whoever built the argv.
+ */
 export function nsexecArgs(options: NsExecOptions): string[] {
   const program = options.argv[0];
   if (program === undefined) throw new Error('spawnInNamespace: argv must name a program');
@@ -173,12 +179,14 @@ export function nsexecArgs(options: NsExecOptions): string[] {
   if (options.newUts) args.push('--new-uts');
   if (options.newIpc) args.push('--new-ipc');
   if (options.hostname !== undefined) {
+    // Without a UTS namespace of its own, sethostname would rename the host.
     if (!options.newUts) throw new Error('spawnInNamespace: hostname needs newUts');
     args.push('--hostname', options.hostname);
   }
   if (options.root !== undefined) args.push('--root', options.root);
   if (options.instanceRoot !== undefined) {
     if (options.root !== undefined) throw new Error('spawnInNamespace: instanceRoot and root are mutually exclusive');
+    // The instance's /proc is mounted for its own PID namespace.
     if (!options.newPid) throw new Error('spawnInNamespace: instanceRoot needs newPid');
     checkPath('instanceRoot', options.instanceRoot, 'host');
     args.push('--instance-root', options.instanceRoot);

@@ -1,7 +1,6 @@
 // SO_PEERCRED on an accepted Unix-socket connection: the kernel's word on who connected.
 
 import type { Socket } from 'node:net';
-import type { PeerCredentials } from '../types.js';
 import { getsockopt, lastErrno, SO_PEERCRED, SOL_SOCKET, Ucred } from './libc.js';
 import koffi from 'koffi';
 
@@ -14,7 +13,14 @@ function socketFd(socket: Socket): number {
   return handle.fd;
 }
 
-export function peerCredentials(socket: Socket): PeerCredentials {
+/** struct ucred: who holds the other end, as the kernel saw it connect. */
+export interface KernelPeer {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export function peerCredentials(socket: Socket): KernelPeer {
   const fd = socketFd(socket);
   const cred: { pid?: number; uid?: number; gid?: number } = {};
   const length = [UCRED_SIZE];

@@ -14,6 +14,7 @@ import { ReadStream } from 'node:tty';
 import { HvError } from '../errors.js';
 import type {
   ExitStatus,
+  GuestSetup,
   HvInstance,
   HvProcess,
   HvVm,
@@ -27,6 +28,7 @@ import type { LinuxDistroFiles } from './distro-files.js';
 import { closeAll, detachedMountTree, FdPassingError, stdioPair } from './fd-passing.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
+import { type GuestPlan, guestPlan } from './wsl-conf.js';
 
 const BUSYBOX = '/bin/busybox';
 const INSTANCE_PID_FD = 5;
@@ -113,9 +115,22 @@ export class LinuxVm implements HvVm {
     return this.cgroup.resources();
   }
 
+  /** Sets the guest up from its /etc/wsl.conf, as WSL's init does, then starts it with our /init as PID 1. */
   async startInstance(spec: InstanceSpec): Promise<HvInstance> {
-    await this.writeGeneratedFiles(spec);
-    const binds = spec.sharedFolders
+    try {
+      return await this.bootInstance(spec);
+    } catch (error) {
+      if (!(await this.files.present(this.uid, spec.basePath).catch(() => true))) {
+        throw new HvError('files-missing', `the root filesystem of ${spec.name} is missing or cannot be entered`);
+      }
+      throw error;
+    }
+  }
+
+  private async bootInstance(spec: InstanceSpec): Promise<LinuxInstance> {
+    const plan = guestPlan(spec, await this.files.readFile(this.uid, spec.basePath, '/etc/wsl.conf'));
+    await this.writeGeneratedFiles(spec.basePath, plan);
+    const binds = plan.guest.shared
       .filter((folder) => existsSync(folder.hostPath))
       .map((folder) => ({ source: folder.hostPath, target: folder.target, readOnly: folder.readOnly }));
     const helper = spawnInNamespace({
@@ -123,7 +138,7 @@ export class LinuxVm implements HvVm {
       newPid: true,
       newUts: true,
       newIpc: true,
-      hostname: spec.hostname,
+      hostname: plan.guest.hostname,
       instanceRoot: join(spec.basePath, 'rootfs'),
       binds,
       initFile: initPath(),
@@ -138,7 +153,7 @@ export class LinuxVm implements HvVm {
     try {
       const pid = await readReportedPid(helper, INSTANCE_PID_FD);
       await channel.hello();
-      const instance = new LinuxInstance(helper, channel, pid, this.uid, this.files);
+      const instance = new LinuxInstance(helper, channel, pid, plan.guest, this.uid, this.files);
       if (this.dead) throw new Error('the VM stopped while the distribution was starting');
       this.instances.add(instance);
       instance.ended.then(() => this.instances.delete(instance));
@@ -167,9 +182,9 @@ export class LinuxVm implements HvVm {
     await Promise.all([...this.instances].map((instance) => instance.kill()));
   }
 
-  private async writeGeneratedFiles(spec: InstanceSpec): Promise<void> {
-    const files = [...spec.generatedFiles];
-    if (spec.generateResolvConf) {
+  private async writeGeneratedFiles(basePath: string, plan: GuestPlan): Promise<void> {
+    const files = [...plan.generatedFiles];
+    if (plan.generateResolvConf) {
       const resolv = readFileSync('/etc/resolv.conf', 'utf8');
       files.push({
         path: '/etc/resolv.conf',
@@ -178,7 +193,7 @@ export class LinuxVm implements HvVm {
     }
     for (const file of files) {
       // A distribution whose file is a dangling link (e.g. to a resolver it runs itself) keeps it as it is.
-      await this.files.writeFile(this.uid, spec.basePath, file.path, file.content).catch(() => undefined);
+      await this.files.writeFile(this.uid, basePath, file.path, file.content).catch(() => undefined);
     }
   }
 }
@@ -192,6 +207,7 @@ class LinuxInstance implements HvInstance {
     private readonly helper: ChildProcess,
     private readonly channel: InitChannel,
     readonly pid: number,
+    readonly guest: GuestSetup,
     private readonly uid: number,
     private readonly files: LinuxDistroFiles,
   ) {
@@ -205,7 +221,7 @@ class LinuxInstance implements HvInstance {
   }
 
   async spawn(spec: LaunchSpec): Promise<HvProcess> {
-    const user = typeof spec.user === 'string' ? { user: spec.user } : spec.user === undefined ? {} : { uid: spec.user };
+    const user = spec.user === undefined ? {} : { uid: spec.user };
     const common = { argv: spec.argv, executable: spec.executable, env: spec.env, cwd: spec.cwd, ...user };
     try {
       if (spec.tty) {
@@ -218,7 +234,7 @@ class LinuxInstance implements HvInstance {
           stdout: null,
           stderr: null,
           terminal,
-          exited: launched.exit.then(toExitStatus),
+          exited: launched.exit.then(exitStatusOf),
           kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
           resize: (cols, rows) => this.channel.resize(id, cols, rows).catch(exitedFirst),
         };
@@ -243,7 +259,7 @@ class LinuxInstance implements HvInstance {
         stdout,
         stderr,
         terminal: null,
-        exited: launched.exit.then(toExitStatus),
+        exited: launched.exit.then(exitStatusOf),
         kill: (signal) => this.channel.signal(id, signal).catch(exitedFirst),
         resize: async () => {
           throw new HvError('failed', 'not a terminal');
@@ -338,6 +354,6 @@ function exitedFirst(error: unknown): never {
   throw error;
 }
 
-function toExitStatus(status: { exitCode: number; signal: number }): ExitStatus {
-  return { exitCode: status.exitCode, signal: status.signal === 0 ? null : status.signal };
+function exitStatusOf(status: ExitStatus): ExitStatus {
+  return { exitCode: status.exitCode, signal: status.signal };
 }

@@ -45,7 +45,7 @@ function presentedTicket(request: FastifyRequest): string | undefined {
 
 function identify(app: FastifyInstance, options: AuthenticateOptions, request: FastifyRequest): Caller {
   const peer = options.localPeerOf(request.raw.socket);
-  if (peer) return app.lxss.localCaller(peer.uid);
+  if (peer) return app.lxss.localCaller(peer.sid);
 
   const ticket = presentedTicket(request);
   if (ticket !== undefined) {

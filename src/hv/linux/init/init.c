@@ -19,7 +19,8 @@
  * Single-threaded; one poll loop over a signalfd and the control channel.
  * Files: init.c the loop, input and dispatch; proto.c frames; reply.c frames
  * out; fdchan.c descriptor passing; spawn.c + passwd.c a launch; procs.c the
- * launched processes and ending them; mounts.c MOUNT/UNMOUNT; log.c logging.
+ * launched processes and ending them; mounts.c MOUNT/UNMOUNT; logging is
+ * ../common/log.c, shared with lxssd-nsexec.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +60,9 @@
 #define KILL_WAIT_MS 5000
 
 #define ARENA_SIZE (4u * PROTO_MAX_FRAME + 4096u)
+
+/* With the pid: a launch logs from its forked child before it execs. */
+const struct log_identity log_identity = { "lxssd-init", LOG_PREFIX_NAME_PID };
 
 static int signal_fd = -1;
 static int hello_done;
@@ -144,18 +148,44 @@ static int reap_for(uint64_t timeout_ms)
 	return 0;
 }
 
+/* Why init ends, which decides how it ends its processes, what it last
+ * tells the service and its exit status (see the top of this file). */
+enum finish_mode {
+	/* HELLO asked for a version we do not speak: SIGKILL at once, no
+	 * TERMINATED (the ERROR said why), exit 2. */
+	FINISH_VERSION_REFUSED,
+	/* TERMINATE: SIGTERM, GRACE_MS, then SIGKILL; TERMINATED; exit 0. */
+	FINISH_TERMINATE,
+	/* TERMINATE with TERMINATE_FLAG_FORCE: SIGKILL at once; TERMINATED;
+	 * exit 0. */
+	FINISH_TERMINATE_FORCED,
+	/* SIGTERM, SIGINT or SIGHUP to init: as TERMINATE, its TERMINATED
+	 * answering no request (id 0). */
+	FINISH_SIGNALLED,
+	/* The service went away: SIGTERM, GRACE_MS, then SIGKILL; nobody left
+	 * to tell; exit 3. */
+	FINISH_CHANNEL_CLOSED,
+};
+
+/* The id TERMINATED carries when no TERMINATE request asked for it. */
+#define NO_REQUEST_ID 0u
+
 /*
  * Ends every process of the instance, reporting the EXITED frames still due,
- * then TERMINATED (when terminated_id is given) and exits.  This and the
- * version refusal are the only ways out once the loop runs.
+ * then (as MODE says) TERMINATED for request_id, and exits.  The only way
+ * out once the loop runs.
  */
-static __attribute__((noreturn)) void finish(int force, int send_terminated, uint32_t terminated_id,
-					     int exit_code)
+static __attribute__((noreturn)) void finish(enum finish_mode mode, uint32_t request_id)
 {
+	int graceful = mode != FINISH_VERSION_REFUSED && mode != FINISH_TERMINATE_FORCED;
+	int tell_service = mode != FINISH_VERSION_REFUSED && mode != FINISH_CHANNEL_CLOSED;
+	int exit_code = mode == FINISH_VERSION_REFUSED  ? EXIT_REFUSED
+			: mode == FINISH_CHANNEL_CLOSED ? EXIT_CHANNEL_CLOSED
+							: EXIT_OK;
 	uint64_t deadline;
 	int left;
 
-	if (!force) {
+	if (graceful) {
 		procs_kill_all(SIGTERM);
 		reap_for(GRACE_MS);
 	}
@@ -167,8 +197,8 @@ static __attribute__((noreturn)) void finish(int force, int send_terminated, uin
 	} while (left && now_ms() < deadline);
 	if (left)
 		logmsg("exiting with children left after %d ms of SIGKILL", KILL_WAIT_MS);
-	if (send_terminated)
-		reply_empty(MSG_TERMINATED, terminated_id);
+	if (tell_service)
+		reply_empty(MSG_TERMINATED, request_id);
 	_exit(exit_code);
 }
 
@@ -193,7 +223,7 @@ static void do_hello(const struct request *req)
 		reply_error(req->h.id, EPROTONOSUPPORT, MSG_HELLO,
 			    "protocol version %u refused: this init speaks versions %u to %u",
 			    (unsigned)req->u.hello.version, PROTO_MIN_VERSION, PROTO_VERSION);
-		finish(1, 0, 0, EXIT_REFUSED);
+		finish(FINISH_VERSION_REFUSED, NO_REQUEST_ID);
 	}
 	hello_done = 1;
 	proto_version = req->u.hello.version;
@@ -368,7 +398,9 @@ static void handle_frame(const uint8_t *frame, const struct proto_header *h)
 			do_unmount(&req);
 			break;
 		case MSG_TERMINATE:
-			finish(req.u.terminate.flags & TERMINATE_FLAG_FORCE, 1, req.h.id, EXIT_OK);
+			finish(req.u.terminate.flags & TERMINATE_FLAG_FORCE ? FINISH_TERMINATE_FORCED
+									    : FINISH_TERMINATE,
+			       req.h.id);
 		}
 	}
 	close_fds(fds, PROTO_MAX_FDS);
@@ -519,7 +551,7 @@ int main(void)
 			drain_signals(&terminate_asked);
 			reap();
 			if (terminate_asked)
-				finish(0, 1, 0, EXIT_OK);
+				finish(FINISH_SIGNALLED, NO_REQUEST_ID);
 		}
 		if (p[1].revents & POLLNVAL)
 			reply_channel_lost();
@@ -527,7 +559,7 @@ int main(void)
 			read_control();
 		if (!reply_channel_open()) {
 			logmsg("control channel closed: ending every process");
-			finish(0, 0, 0, EXIT_CHANNEL_CLOSED);
+			finish(FINISH_CHANNEL_CLOSED, NO_REQUEST_ID);
 		}
 	}
 }

@@ -11,11 +11,15 @@ void logmsg(const char *fmt, ...)
 {
 	int saved = errno;
 	char line[1024];
-	int prefix = snprintf(line, sizeof line, "lxssd-init[%d]: ", (int)getpid());
+	int prefix = log_identity.prefix == LOG_PREFIX_NAME_PID
+			     ? snprintf(line, sizeof line, "%s[%d]: ", log_identity.name, (int)getpid())
+			     : snprintf(line, sizeof line, "%s: ", log_identity.name);
 	va_list ap;
 
 	if (prefix < 0)
 		prefix = 0;
+	if ((size_t)prefix >= sizeof line - 1)
+		prefix = (int)(sizeof line - 2);
 	va_start(ap, fmt);
 	errno = saved;
 	int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, fmt, ap);

@@ -1,0 +1,156 @@
+/* The instance root (see instance.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fail.h"
+#include "instance.h"
+#include "mountfd.h"
+
+/* Created in the instance root for pivot_root(2) and removed right after. */
+#define OLD_ROOT ".lxssd-oldroot"
+
+/* The instance's /dev: a small tmpfs holding binds of the host's harmless
+ * character devices, a private devpts, a shm tmpfs and the usual links.
+ * No other device is reachable (a tmpfs made in a user namespace is nodev). */
+static void setup_dev(int rootfd)
+{
+	static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "ptmx", "pts/ptmx" },		 { "fd", "/proc/self/fd" },
+		{ "stdin", "/proc/self/fd/0" },	 { "stdout", "/proc/self/fd/1" },
+		{ "stderr", "/proc/self/fd/2" },
+	};
+	static const char *const dev_params[] = { "mode=0755", "size=64k", NULL };
+	static const char *const pts_params[] = { "newinstance", "ptmxmode=0666", "mode=0620", NULL };
+	static const char *const shm_params[] = { "mode=1777", NULL };
+	int dev = mount_fs_at(rootfd, "dev", "tmpfs", dev_params,
+			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+
+	for (size_t i = 0; i < sizeof devices / sizeof devices[0]; i++) {
+		char host[32], what[32];
+		struct stat st;
+		int src, made, target;
+
+		snprintf(host, sizeof host, "/dev/%s", devices[i]);
+		snprintf(what, sizeof what, "/dev/%s", devices[i]);
+		src = open_host(host, "host device");
+		if (fstat(src, &st) != 0 || !S_ISCHR(st.st_mode))
+			die("host %s is not a character device", host);
+		made = openat(dev, devices[i], O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (made < 0)
+			die("instance root: create %s: %m", what);
+		close(made);
+		target = openat(dev, devices[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (target < 0)
+			die("instance root: %s: %m", what);
+		bind_onto(src, target, BIND_THIS_MOUNT, what);
+		close(target);
+		close(src);
+	}
+	close(mount_fs_at(dev, "pts", "devpts", pts_params, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC));
+	close(mount_fs_at(dev, "shm", "tmpfs", shm_params, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) != 0)
+			die("instance root: symlink /dev/%s: %m", links[i][0]);
+	close(dev);
+}
+
+/* pivot_root into ROOTFD (the bind of the instance root onto itself) and
+ * drop the host's tree from this mount namespace. */
+static void pivot_into(int rootfd)
+{
+	struct stat st;
+
+	if (fchdir(rootfd) != 0)
+		die("instance root: chdir: %m");
+	if (mkdirat(rootfd, OLD_ROOT, 0700) != 0 && errno != EEXIST)
+		die("instance root: mkdir /%s: %m", OLD_ROOT);
+	if (fstatat(rootfd, OLD_ROOT, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
+		die("instance root: /%s exists and is not a directory", OLD_ROOT);
+	if (syscall(SYS_pivot_root, ".", OLD_ROOT) != 0)
+		die("instance root: pivot_root: %m");
+	if (chdir("/") != 0)
+		die("instance root: chdir /: %m");
+	if (umount2("/" OLD_ROOT, MNT_DETACH) != 0)
+		die("instance root: detaching the old root: %m");
+	if (rmdir("/" OLD_ROOT) != 0)
+		die("instance root: rmdir /%s: %m", OLD_ROOT);
+}
+
+/* Runs in PID 1 of the new PID namespace, in the new mount namespace (which
+ * is private already), as inner root.  Order matters: the binds come after
+ * /dev, /run and /tmp so that they may target paths below those. */
+void setup_instance(const struct options *opt)
+{
+	static const char *const no_params[] = { NULL };
+	static const char *const run_params[] = { "mode=0755", NULL };
+	static const char *const tmp_params[] = { "mode=1777", NULL };
+	/* Mount points are made 0755 whatever the service's umask is. */
+	mode_t old_umask = umask(0);
+	int dir, root, src, target;
+
+	/* The instance root becomes a mount point (needed by pivot_root): a
+	 * recursive bind onto itself.  ROOT is that mount from here on. */
+	dir = open(opt->instance_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		die("instance root %s: %m", opt->instance_root);
+	root = open_tree(dir, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (root < 0)
+		die("instance root: bind %s: %m", opt->instance_root);
+	attach(root, dir, opt->instance_root);
+	close(dir);
+
+	close(mount_fs_at(root, "proc", "proc", no_params,
+			  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+
+	/* sysfs itself cannot be mounted without a new network namespace, and
+	 * instances use the host's: a read-only view of the host's /sys. */
+	src = open_host("/sys", "host /sys");
+	target = ensure_dir(root, "sys");
+	bind_onto(src, target, BIND_RECURSIVE | BIND_READ_ONLY, "/sys");
+	close(target);
+	close(src);
+
+	setup_dev(root);
+	close(mount_fs_at(root, "run", "tmpfs", run_params, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+	close(mount_fs_at(root, "tmp", "tmpfs", tmp_params, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+
+	/* Host folders, seen with the user's host rights and no more. */
+	for (size_t i = 0; i < opt->nbinds; i++) {
+		const struct bind_spec *b = &opt->binds[i];
+		char what[PATH_MAX + 1];
+		struct stat st;
+
+		snprintf(what, sizeof what, "/%s", b->target);
+		src = open_host(b->source, "--bind source");
+		if (fstat(src, &st) != 0)
+			die("--bind source: %s: %m", b->source);
+		target = S_ISDIR(st.st_mode) ? ensure_dir(root, b->target) : ensure_file(root, b->target);
+		bind_onto(src, target, BIND_RECURSIVE | (b->readonly ? BIND_READ_ONLY : 0), what);
+		close(target);
+		close(src);
+	}
+
+	if (opt->init_file) {
+		struct stat st;
+
+		src = open_host(opt->init_file, "--init-file");
+		if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode))
+			die("--init-file: %s is not a regular file", opt->init_file);
+		target = ensure_file(root, "init");
+		bind_onto(src, target, BIND_READ_ONLY, "/init");
+		close(target);
+		close(src);
+	}
+
+	pivot_into(root);
+	close(root);
+	umask(old_umask);
+}
