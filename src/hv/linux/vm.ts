@@ -28,7 +28,7 @@ import type { LinuxDistroFiles } from './distro-files.js';
 import { closeAll, detachedMountTree, FdPassingError, stdioPair } from './fd-passing.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
-import { type GuestPlan, guestPlan } from './wsl-conf.js';
+import { type GuestPlan, guestPlan } from '../guest-config.js';
 
 const BUSYBOX = '/bin/busybox';
 const INSTANCE_PID_FD = 5;

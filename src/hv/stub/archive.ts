@@ -36,7 +36,7 @@ async function tarBytes(archive: Readable, limits: ImportLimits): Promise<Buffer
     }
   }
   const raw = Buffer.concat(chunks);
-  if (startsWith(raw, XZ_MAGIC)) throw new HvError('missing-tool', 'the stub backend does not decompress xz archives');
+  if (startsWith(raw, XZ_MAGIC)) throw new HvError('not-supported', 'the stub backend does not decompress xz archives');
   if (!startsWith(raw, GZIP_MAGIC)) return raw;
   try {
     const plain = gunzipSync(raw, { maxOutputLength: limits.maxBytes + 1 });

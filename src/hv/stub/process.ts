@@ -1,5 +1,6 @@
 // One process of the stub: a guest program (./guest.ts) behind real Node streams — pipes, or one duplex for a
-// terminal — with the contract's exit status. A signal ends it at once (the guest has no handlers): 128+N.
+// terminal — with the contract's exit status. A signal (a guest number, ../signals.ts) ends it at once (the
+// guest has no handlers): 128+N. It has no pid: nothing runs on the host to have one.
 
 import { Duplex, PassThrough } from 'node:stream';
 import { HvError } from '../errors.js';
@@ -7,7 +8,6 @@ import type { ExitStatus, HvProcess } from '../types.js';
 import { GuestInput, type GuestContext } from './guest.js';
 
 export interface StubLaunch {
-  readonly pid: number;
   readonly args: readonly string[];
   readonly env: readonly string[];
   readonly cwd: string;
@@ -18,7 +18,6 @@ export interface StubLaunch {
 }
 
 export class StubProcess implements HvProcess {
-  readonly pid: number;
   readonly stdin: PassThrough | null;
   readonly stdout: PassThrough | null;
   readonly stderr: PassThrough | null;
@@ -33,7 +32,6 @@ export class StubProcess implements HvProcess {
   private readonly outputs: PassThrough[];
 
   constructor(launch: StubLaunch) {
-    this.pid = launch.pid;
     this.size = launch.tty;
     this.exited = new Promise((resolve) => (this.settle = resolve));
     const toGuest = new PassThrough();
@@ -84,7 +82,7 @@ export class StubProcess implements HvProcess {
   }
 
   async kill(signal: number): Promise<void> {
-    if (this.status) throw new HvError('exited', `process ${this.pid} has exited`);
+    if (this.status) throw new HvError('exited', 'the process has exited');
     // Signal 0 asks only whether it is there.
     if (signal === 0) return;
     this.finish({ exitCode: 128 + signal, signal });
@@ -92,7 +90,7 @@ export class StubProcess implements HvProcess {
 
   async resize(cols: number, rows: number): Promise<void> {
     if (!this.terminal) throw new HvError('failed', 'not a terminal');
-    if (this.status) throw new HvError('exited', `process ${this.pid} has exited`);
+    if (this.status) throw new HvError('exited', 'the process has exited');
     this.size = { cols, rows };
   }
 
