@@ -5,23 +5,35 @@
 
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { HvError, type HvErrorKind, type HvInstance, type HvProcess, type HvVm, type ImportLimits, type InstanceSpec, type VmLimits } from '../../src/hv/index.js';
+import {
+  HvError,
+  type HvErrorKind,
+  type HvInstance,
+  type HvProcess,
+  type HvVm,
+  type ImportLimits,
+  type InstanceSpec,
+  type RegistrationRecord,
+  SIGKILL,
+  SIGTERM,
+  type VmLimits,
+} from '../../src/hv/index.js';
 import { craftedTar } from '../helpers/rootfs.js';
 import type { ContractTarget, ContractTargetFactory } from './target.js';
 
 const ENV = ['PATH=/bin:/usr/bin', 'HOME=/root'];
 const LIMITS: VmLimits = { memoryBytes: null, swapBytes: null, processors: null, maxProcesses: 256 };
 const GENEROUS: ImportLimits = { maxBytes: 1 << 30, maxEntries: 100_000 };
-// The contract's signal numbers are the host's (Linux's, which Node's constants give on every platform).
-const SIGTERM = 15;
-const SIGKILL = 9;
+/** A SID no host gives a user of its own (the world's "nobody"). */
+const NOBODY = 'S-1-0-0';
 
 interface RunResult {
   exitCode: number;
@@ -90,6 +102,25 @@ async function fileBytes(path: string): Promise<number> {
   createReadStream(path).pipe(extract as unknown as NodeJS.WritableStream);
   await finished;
   return bytes;
+}
+
+/** Writes to `dest` the tar `source` with `files` (path from the root → content) added or put in place of its own. */
+async function tarWith(source: string, dest: string, files: Record<string, string>): Promise<void> {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  const written = pipeline(pack, createWriteStream(dest));
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
+    stream.on('end', () => {
+      if (header.name.replace(/^\.\//, '') in files) next();
+      else pack.entry(header, Buffer.concat(chunks), next);
+    });
+  });
+  await pipeline(createReadStream(source), extract as unknown as NodeJS.WritableStream);
+  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644, uid: 0, gid: 0 }, content);
+  pack.finalize();
+  await written;
 }
 
 /** Asserts that `promise` rejects with an HvError of `kind` (and, for launches, its exit code). */
@@ -179,13 +210,29 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
       return basePath;
     }
 
-    const instanceSpec = (basePath: string): InstanceSpec => ({
+    const instanceSpec = (basePath: string, name = 'contract', automount: InstanceSpec['automount'] = []): InstanceSpec => ({
       basePath,
-      hostname: 'contract',
-      sharedFolders: [],
-      generatedFiles: [{ path: '/etc/contract-generated', content: 'written at start\n' }],
-      generateResolvConf: false,
+      name,
+      automount,
     });
+
+    /** A fresh distribution whose root filesystem is the target's with `files` added. */
+    async function importedWith(t: TestContext, c: ContractTarget, files: Record<string, string>): Promise<string> {
+      const tarPath = join(scratch, `rootfs-${++made}.tar`);
+      await tarWith(c.rootfsTar, tarPath, files);
+      const basePath = await createdBase(t, c);
+      await importFile(c, basePath, tarPath);
+      return basePath;
+    }
+
+    /** A host folder holding hello.txt, that the owner may read. */
+    async function hostFolder(): Promise<string> {
+      const hostPath = join(scratch, `host-${++made}`);
+      await mkdir(hostPath, { mode: 0o755 });
+      await chmod(hostPath, 0o755);
+      await writeFile(join(hostPath, 'hello.txt'), 'from the host\n', { mode: 0o644 });
+      return hostPath;
+    }
 
     /** A VM and an instance of a fresh distribution, stopped after the test (or suite) unless stopped before. */
     async function startedInstance(t: TestContext, c: ContractTarget): Promise<{ vm: HvVm; instance: HvInstance; basePath: string }> {
@@ -283,6 +330,24 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         }
       });
 
+      it('findUser finds a user of the distribution by name or uid, any uid, and no unknown name', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const basePath = await importedBase(t, c);
+        const root = { uid: 0, name: 'root', home: '/root', shell: '/bin/sh' };
+        const alice = { uid: 1000, name: 'alice', home: '/home/alice', shell: '/bin/sh' };
+        assert.deepEqual(await c.hv.files.findUser(c.owner, basePath, 'root'), root, 'root by name');
+        assert.deepEqual(await c.hv.files.findUser(c.owner, basePath, 0), root, 'root by uid');
+        assert.deepEqual(await c.hv.files.findUser(c.owner, basePath, 'alice'), alice, 'alice by name');
+        assert.deepEqual(await c.hv.files.findUser(c.owner, basePath, 1000), alice, 'alice by uid');
+        assert.deepEqual(
+          await c.hv.files.findUser(c.owner, basePath, 4242),
+          { uid: 4242, name: '4242', home: '/', shell: '/bin/sh' },
+          'a uid /etc/passwd does not list is still a user',
+        );
+        assert.equal(await c.hv.files.findUser(c.owner, basePath, 'no-such-user'), undefined, 'an unknown name');
+      });
+
       it('holds an import to its limits: too-large over maxBytes, invalid-archive over maxEntries', async (t) => {
         const c = targetFor(t);
         if (!c) return;
@@ -296,7 +361,7 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         const c = targetFor(t);
         if (!c) return;
         const vm = await c.hv.startVm(c.owner, LIMITS);
-        assert.equal(typeof vm.pid, 'number');
+        assert.ok(vm.pid === undefined || Number.isInteger(vm.pid), `a pid, where the backend tells one: ${vm.pid}`);
         assert.ok(vm.startedAt instanceof Date);
         const resources = await vm.resources();
         assert.equal(typeof resources.limited, 'boolean');
@@ -304,17 +369,83 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         await vm.ended;
       });
 
-      it('an instance starts with its generated files and hostname, counts its PID 1, and terminate settles ended', async (t) => {
+      it('an instance starts, counts its PID 1, and terminate settles ended', async (t) => {
         const c = targetFor(t);
         if (!c) return;
         const { instance } = await startedInstance(t, c);
+        assert.ok(instance.pid === undefined || Number.isInteger(instance.pid), `a pid, where the backend tells one: ${instance.pid}`);
         assert.ok((await instance.processCount()) >= 1, 'PID 1 is counted');
-        const generated = await run(instance, ['cat', '/etc/contract-generated']);
-        assert.deepEqual([generated.exitCode, generated.stdout], [0, 'written at start\n'], generated.stderr);
-        const hostname = await run(instance, ['hostname']);
-        assert.equal(hostname.stdout, 'contract\n', hostname.stderr);
         await instance.terminate();
         await instance.ended;
+      });
+
+      it('starting a distribution whose root filesystem was removed is files-missing', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const basePath = await importedBase(t, c);
+        await c.hv.files.remove(c.owner, basePath);
+        const vm = await c.hv.startVm(c.owner, LIMITS);
+        t.after(() => vm.stop());
+        await rejectsWith(vm.startInstance(instanceSpec(basePath)), 'files-missing', 'a start after remove');
+      });
+    });
+
+    describe('guest setup', () => {
+      it('names the host after the distribution, and writes /etc/hosts and /etc/resolv.conf', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const vm = await c.hv.startVm(c.owner, LIMITS);
+        t.after(() => vm.stop());
+        const instance = await vm.startInstance(instanceSpec(await importedBase(t, c), 'Contract_Guest.1'));
+        assert.deepEqual(instance.guest, { hostname: 'Contract-Guest-1', shared: [] }, 'no default user, boot command or folders');
+        const hostname = await run(instance, ['hostname']);
+        assert.equal(hostname.stdout, 'Contract-Guest-1\n', hostname.stderr);
+        const hosts = await run(instance, ['cat', '/etc/hosts']);
+        assert.match(hosts.stdout, /^127\.0\.1\.1\tContract-Guest-1$/m, hosts.stderr);
+        const resolv = await run(instance, ['cat', '/etc/resolv.conf']);
+        assert.equal(resolv.exitCode, 0, resolv.stderr);
+      });
+
+      it('takes the hostname, /etc/hosts, the default user and the boot command from /etc/wsl.conf', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const basePath = await importedWith(t, c, {
+          'etc/wsl.conf': '[network]\nhostname = fromconf\ngenerateHosts = false\n[user]\ndefault = alice\n[boot]\ncommand = echo booted\n',
+          'etc/hosts': '127.0.0.1\tthe distribution\'s own\n',
+        });
+        const vm = await c.hv.startVm(c.owner, LIMITS);
+        t.after(() => vm.stop());
+        const instance = await vm.startInstance(instanceSpec(basePath));
+        assert.deepEqual(instance.guest, { hostname: 'fromconf', shared: [], defaultUser: 'alice', bootCommand: 'echo booted' });
+        const hostname = await run(instance, ['hostname']);
+        assert.equal(hostname.stdout, 'fromconf\n', hostname.stderr);
+        const hosts = await run(instance, ['cat', '/etc/hosts']);
+        assert.equal(hosts.stdout, "127.0.0.1\tthe distribution's own\n", `generateHosts = false keeps it: ${hosts.stderr}`);
+      });
+
+      it('automounts host folders under /mnt/, where a process sees them', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const hostPath = await hostFolder();
+        const vm = await c.hv.startVm(c.owner, LIMITS);
+        t.after(() => vm.stop());
+        const instance = await vm.startInstance(instanceSpec(await importedBase(t, c), 'contract', [{ name: 'contract', hostPath }]));
+        assert.deepEqual(instance.guest.shared, [{ hostPath, target: '/mnt/contract', readOnly: false }]);
+        const read = await run(instance, ['cat', '/mnt/contract/hello.txt']);
+        assert.deepEqual([read.exitCode, read.stdout], [0, 'from the host\n'], read.stderr);
+      });
+
+      it('automounts nothing when /etc/wsl.conf says [automount] enabled = false', async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const hostPath = await hostFolder();
+        const basePath = await importedWith(t, c, { 'etc/wsl.conf': '[automount]\nenabled = false\n' });
+        const vm = await c.hv.startVm(c.owner, LIMITS);
+        t.after(() => vm.stop());
+        const instance = await vm.startInstance(instanceSpec(basePath, 'contract', [{ name: 'contract', hostPath }]));
+        assert.deepEqual(instance.guest.shared, []);
+        const read = await run(instance, ['cat', '/mnt/contract/hello.txt']);
+        assert.notEqual(read.exitCode, 0, `not mounted: ${read.stdout}`);
       });
     });
 
@@ -393,13 +524,12 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         await rejectsWith(process.kill(SIGTERM), 'exited', 'a signal after the exit');
       });
 
-      it('fails to launch a missing program with launch-failed 127, and an unknown user with user-not-found 67', async (t) => {
+      it('fails to launch a missing program with launch-failed 127', async (t) => {
         const instance = instanceFor(t);
         if (!instance) return;
         for (const argv of [['/bin/no-such-program'], ['no-such-program']]) {
           await rejectsWith(instance.spawn({ argv, env: ENV }), 'launch-failed', argv[0]!, 127);
         }
-        await rejectsWith(instance.spawn({ argv: ['true'], env: ENV, user: 'no-such-user' }), 'user-not-found', 'user no-such-user', 67);
       });
 
       it('gives a terminal process its size, and a resize', async (t) => {
@@ -427,10 +557,7 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         const c = targetFor(t);
         const instance = instanceFor(t);
         if (!c || !instance) return;
-        const hostPath = join(scratch, 'shared');
-        await mkdir(hostPath, { mode: 0o755 });
-        await chmod(hostPath, 0o755);
-        await writeFile(join(hostPath, 'hello.txt'), 'from the host\n', { mode: 0o644 });
+        const hostPath = await hostFolder();
         await instance.share({ hostPath, target: '/mnt/contract', readOnly: true });
         const read = await run(instance, ['cat', '/mnt/contract/hello.txt']);
         assert.deepEqual([read.exitCode, read.stdout], [0, 'from the host\n'], read.stderr);
@@ -440,6 +567,66 @@ export function hypervisorContract(name: string, contractTarget: ContractTargetF
         const after = await run(instance, ['cat', '/mnt/contract/hello.txt']);
         assert.notEqual(after.exitCode, 0, `unshared, the file is not there: ${after.stdout}`);
         assert.equal(await readFile(join(hostPath, 'hello.txt'), 'utf8'), 'from the host\n', 'the host folder is untouched');
+      });
+    });
+
+    describe('host accounts', () => {
+      it("tells the owner's account and whether it administers the service, and nothing of a SID that is no user", (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        const account = c.hv.account(c.owner);
+        assert.ok(account, 'the owner has an account');
+        assert.equal(account.name, c.ownerAccount.name, JSON.stringify(account));
+        assert.equal(typeof account.home, 'string');
+        assert.ok(account.uid === null || Number.isInteger(account.uid), `uid: ${account.uid}`);
+        assert.equal(c.hv.isAdministrator(c.owner), c.ownerAccount.administrator);
+        assert.equal(c.hv.account(NOBODY), undefined);
+        assert.equal(c.hv.isAdministrator(NOBODY), false);
+      });
+    });
+
+    describe('registrations', () => {
+      const record = (id: string, name: string, createdAt: string): RegistrationRecord => ({
+        id,
+        name,
+        basePath: join(distros, name),
+        version: 2,
+        state: 'Installed',
+        defaultUid: 0,
+        flags: 0,
+        defaultEnvironment: ENV,
+        createdAt,
+        sizeBytes: 0,
+      });
+
+      it("keeps the owner's records and default, for a backend whose platform registers distributions", async (t) => {
+        const c = targetFor(t);
+        if (!c) return;
+        if (!c.hv.registrations) {
+          t.skip('this backend registers nothing: the service keeps its own registry');
+          return;
+        }
+        const first = record('00000000-0000-4000-8000-000000000001', 'Contract-One', '2024-01-01T00:00:00.000Z');
+        const second = record('00000000-0000-4000-8000-000000000002', 'Contract-Two', '2024-01-02T00:00:00.000Z');
+        const store = await c.hv.registrations(c.owner);
+        t.after(() => Promise.all([store.remove(first.id), store.remove(second.id)]));
+        await store.put(second);
+        await store.put(first);
+        assert.deepEqual(store.get(first.id), first);
+        assert.deepEqual(store.byName('contract-two'), second, 'names are case-insensitive');
+        assert.equal(store.byName('no-such-distribution'), undefined);
+        const ours = (all: RegistrationRecord[]) => all.filter((entry) => entry.id === first.id || entry.id === second.id);
+        assert.deepEqual(ours(store.all()), [first, second], 'oldest first');
+        await store.setDefault(second.id);
+        assert.equal(store.defaultDistribution, second.id);
+        const again = await c.hv.registrations(c.owner);
+        assert.deepEqual([ours(again.all()), again.defaultDistribution], [[first, second], second.id], "the owner's, not one call's");
+        const renamed = { ...first, name: 'Contract-Renamed' };
+        await store.put(renamed);
+        assert.deepEqual([store.get(first.id), store.byName('Contract-One')], [renamed, undefined], 'put replaces by id');
+        await store.remove(second.id);
+        assert.equal(store.get(second.id), undefined);
+        assert.equal(store.defaultDistribution, null, 'the default went with its record');
       });
     });
 
