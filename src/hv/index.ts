@@ -34,10 +34,16 @@ export { GUEST_SIGNALS, guestSignal, SIGKILL, SIGTERM } from './signals.js';
 
 /** Each backend's own settings, from the service's config. */
 export interface HypervisorOptions {
+  /** `stub`: the in-memory backend (src/hv/stub), on any platform, instead of this platform's own */
+  readonly backend?: 'stub';
   readonly linux?: LinuxHypervisorOptions;
 }
 
 export async function createHypervisor(options: HypervisorOptions = {}): Promise<Hypervisor> {
+  if (options.backend === 'stub') {
+    const { createStubHypervisor } = await import('./stub/index.js');
+    return createStubHypervisor();
+  }
   if (process.platform !== 'linux') {
     throw new Error(`lxssd has no hypervisor backend for ${process.platform} yet`);
   }

@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
 const srcRoot = new URL('../../../src/', import.meta.url).pathname;
+const contractRoot = new URL('../../../test/contract/', import.meta.url).pathname;
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -28,6 +29,12 @@ const FORBIDDEN: Record<string, RegExp> = {
   hv: /^(fastify|@fastify\/|ws$|node:http|node:https|\.\.\/.*(core|routes)\/|\.\.\/(core|routes|server))/,
 };
 
+/** What the stub backend may import beside its own files: the contract and its platform-free modules, Node, and tar-stream. */
+const STUB_ALLOWED = /^(\.\/[^/]+\.js|\.\.\/(types|errors|signals|guest-config|guest-users)\.js|node:(?!http)[a-z/_]+|tar-stream)$/;
+
+/** What the contract suite may take from src: the hv interface (types, errors, createHypervisor) and the stub. */
+const CONTRACT_ALLOWED = /^\.\.\/\.\.\/src\/hv\/(index|types|errors)\.js$|^\.\.\/\.\.\/src\/hv\/stub\//;
+
 describe('layering', () => {
   for (const [layer, forbidden] of Object.entries(FORBIDDEN)) {
     it(`src/${layer} imports nothing from the layers above it`, async () => {
@@ -38,6 +45,27 @@ describe('layering', () => {
       }
     });
   }
+
+  it('src/hv/stub runs anywhere: it imports no other backend and nothing bound to an OS', async () => {
+    for (const file of await sourceFiles(join(srcRoot, 'hv', 'stub'))) {
+      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+        assert.ok(STUB_ALLOWED.test(specifier), `${relative(srcRoot, file)} imports ${specifier}`);
+      }
+    }
+  });
+
+  it('test/contract reaches src only through the hv interface and the stub (the helpers it uses too)', async () => {
+    const files = await sourceFiles(contractRoot);
+    for (let i = 0; i < files.length; i++) {
+      const file = files[i]!;
+      for (const specifier of importsOf(await readFile(file, 'utf8'))) {
+        const helper = /^\.\.\/helpers\/[^/]+\.js$/.test(specifier) ? join(file, '..', specifier).replace(/\.js$/, '.ts') : undefined;
+        if (helper && !files.includes(helper)) files.push(helper);
+        if (!specifier.includes('/src/')) continue;
+        assert.ok(CONTRACT_ALLOWED.test(specifier), `${relative(join(contractRoot, '..'), file)} imports ${specifier}`);
+      }
+    }
+  });
 
   it('no file but src/main.ts reads process.env', async () => {
     for (const file of await sourceFiles(srcRoot)) {

@@ -12,7 +12,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { HvError } from '../errors.js';
 import type { ArchiveFormat, GuestUser, ImportLimits, ImportResult } from '../types.js';
 import type { LinuxAccount } from './accounts.js';
-import { findGuestUser, parsePasswd } from './guest-users.js';
+import { findGuestUser, parsePasswd } from '../guest-users.js';
 import { byteLimit, compressed, decompressed } from './archive-streams.js';
 import { NSEXEC_EXIT_HELPER_FAILED, spawnInNamespace, type IdMapEntry, type IdMapping } from './nsexec.js';
 import { type GuardReport, guardTar, OVERFLOW_ID } from './tar-guard.js';

@@ -29,7 +29,7 @@ import { closeAll, detachedMountTree, stdioPair } from './fd-passing.js';
 import { LibcError, O_CLOEXEC, O_PATH } from './libc.js';
 import { InitChannel, InitError, initPath, LaunchError } from './init-channel.js';
 import { type IdMapping, readReportedPid, spawnInNamespace } from './nsexec.js';
-import { type GuestPlan, guestPlan } from './wsl-conf.js';
+import { type GuestPlan, guestPlan } from '../guest-config.js';
 
 const BUSYBOX = '/bin/busybox';
 const INSTANCE_PID_FD = 5;

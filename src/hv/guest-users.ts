@@ -1,7 +1,8 @@
 // A distribution's users as its /etc/passwd lists them: the one reading of that file on the service's side
-// (init reads it again in C for the groups of the user it starts, where the service cannot look).
+// (init reads it again in C for the groups of the user it starts, where the service cannot look). Platform-free:
+// every backend's DistroFiles.findUser answers by it.
 
-import type { GuestUser } from '../types.js';
+import type { GuestUser } from './types.js';
 
 export function parsePasswd(text: string): GuestUser[] {
   return text

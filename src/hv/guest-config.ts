@@ -1,9 +1,9 @@
 // A distribution's /etc/wsl.conf: the settings of WSL's that lxssd honours, read leniently (as WSL does:
 // unknown keys are ignored, a bad value falls back to the default), and the guest setup they make of an
-// instance, as WSL's init makes it.
+// instance, as WSL's init makes it. Platform-free, so every backend sets its guests up by the same rules.
 
 import { parse } from 'ini';
-import type { GuestSetup, InstanceSpec } from '../types.js';
+import type { GuestSetup, InstanceSpec } from './types.js';
 
 export interface WslConf {
   hostname?: string;
