@@ -3,7 +3,8 @@
 // change is written whole and atomically, so a crash leaves the old file or the new one; a change whose write
 // fails (a full disk) is taken back in memory too, so the registry stays what the file says.
 
-import type { RegistrationRecord as DistributionRecord, RegistrationStore } from '../hv/index.js';
+import type { RegistrationRecord as DistributionRecord } from '../hv/index.js';
+import { RegistrationSet } from '../hv/registration-set.js';
 import { readStateFile, writeFileAtomic } from './atomic-file.js';
 
 export type { DistributionRecord };
@@ -49,12 +50,12 @@ function registryFault(value: unknown): string | undefined {
   return undefined;
 }
 
-export class Registry implements RegistrationStore {
-  private records = new Map<string, DistributionRecord>();
-  private defaultId: string | null = null;
+export class Registry extends RegistrationSet {
   private saving: Promise<void> = Promise.resolve();
 
-  private constructor(readonly file: string) {}
+  private constructor(readonly file: string) {
+    super();
+  }
 
   /** Opens `file` (none yet: empty); a damaged file is a StateFileError naming it and the fault. */
   static async open(file: string): Promise<Registry> {
@@ -67,29 +68,11 @@ export class Registry implements RegistrationStore {
     return registry;
   }
 
-  all(): DistributionRecord[] {
-    return [...this.records.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  }
-
-  get(id: string): DistributionRecord | undefined {
-    return this.records.get(id);
-  }
-
-  /** Case-insensitive, as WSL's GetDistributionId. */
-  byName(name: string): DistributionRecord | undefined {
-    const wanted = name.toLowerCase();
-    return this.all().find((record) => record.name.toLowerCase() === wanted);
-  }
-
-  get defaultDistribution(): string | null {
-    return this.defaultId !== null && this.records.has(this.defaultId) ? this.defaultId : null;
-  }
-
   /**
    * Changes are applied at once in memory (so checks that follow see them, e.g. a second import of the same
    * name) and persisted in order; one whose write fails is taken back, unless a later change replaced it.
    */
-  put(record: DistributionRecord): Promise<void> {
+  override put(record: DistributionRecord): Promise<void> {
     const previous = this.records.get(record.id);
     this.records.set(record.id, record);
     return this.save(() => {
@@ -99,7 +82,7 @@ export class Registry implements RegistrationStore {
     });
   }
 
-  remove(id: string): Promise<void> {
+  override remove(id: string): Promise<void> {
     const previous = this.records.get(id);
     const wasDefault = this.defaultId === id;
     this.records.delete(id);
@@ -110,7 +93,7 @@ export class Registry implements RegistrationStore {
     });
   }
 
-  setDefault(id: string | null): Promise<void> {
+  override setDefault(id: string | null): Promise<void> {
     const previous = this.defaultId;
     this.defaultId = id;
     return this.save(() => {

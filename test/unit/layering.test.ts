@@ -30,7 +30,7 @@ const FORBIDDEN: Record<string, RegExp> = {
 };
 
 /** What the stub backend may import beside its own files: the contract and its platform-free modules, Node, and tar-stream. */
-const STUB_ALLOWED = /^(\.\/[^/]+\.js|\.\.\/(types|errors|signals|guest-config|guest-users)\.js|node:(?!http)[a-z/_]+|tar-stream)$/;
+const STUB_ALLOWED = /^(\.\/[^/]+\.js|\.\.\/(types|errors|signals|guest-config|guest-users|registration-set)\.js|node:(?!http)[a-z/_]+|tar-stream)$/;
 
 /** What the contract suite may take from src: the hv interface (types, errors, createHypervisor) and the stub. */
 const CONTRACT_ALLOWED = /^\.\.\/\.\.\/src\/hv\/(index|types|errors)\.js$|^\.\.\/\.\.\/src\/hv\/stub\//;
