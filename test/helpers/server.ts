@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, resolveConfig } from '../../src/config.js';
 import { startListening } from '../../src/listen.js';
-import { buildServer, type LxssServer } from '../../src/server.js';
+import { buildServer, type LxssServer, type ServerDeps } from '../../src/server.js';
 import { assertEventsMatchDocument } from './event-contract.js';
 
 export interface TestServer {
@@ -32,9 +32,15 @@ export async function sharedTempDir(prefix: string): Promise<string> {
 
 /**
  * Starts a server. With `dir`, its state and socket live there and survive the server (to test a restart);
- * the caller removes `dir`. Without, a fresh folder is used and removed after the test.
+ * the caller removes `dir`. Without, a fresh folder is used and removed after the test. `deps.hv`: another
+ * hypervisor backend than the host's (the stub).
  */
-export async function startServer(t: TestContext, overrides: ConfigOverrides = {}, dir?: string): Promise<TestServer> {
+export async function startServer(
+  t: TestContext,
+  overrides: ConfigOverrides = {},
+  dir?: string,
+  deps: ServerDeps = {},
+): Promise<TestServer> {
   const root = dir ?? (await sharedTempDir('lxssd-test-'));
   const stateDir = join(root, 'state');
   const socketPath = join(root, 'run', 'lxssd.sock');
@@ -47,7 +53,7 @@ export async function startServer(t: TestContext, overrides: ConfigOverrides = {
     }),
     ...overrides,
   });
-  const app = await buildServer(config);
+  const app = await buildServer(config, deps);
   t.after(async () => {
     await app.close();
     if (dir === undefined) await rm(root, { recursive: true, force: true });

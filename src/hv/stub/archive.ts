@@ -139,7 +139,7 @@ export async function importInto(tree: Tree, archive: Readable, limits: ImportLi
 
 /** The tree as a tar (members `./`, `./bin/`, ...), compressed as `format` asks. */
 export async function exportOf(tree: Tree, format: ArchiveFormat): Promise<Readable> {
-  if (format === 'tar.xz') throw new HvError('missing-tool', 'the stub backend does not compress with xz');
+  if (format === 'tar.xz') throw new HvError('not-supported', 'the stub backend does not compress with xz');
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
