@@ -8,8 +8,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { closeAll, stdioPair } from '../../src/hv/linux/fd-passing.js';
-import { InitChannel, initPath, type ExitStatus, type LaunchOptions } from '../../src/hv/linux/init-channel.js';
+import { closeAll, sendFds, stdioPair } from '../../src/hv/linux/fd-passing.js';
+import {
+  type Answer,
+  InitChannel,
+  InitClosedError,
+  initPath,
+  type ExitStatus,
+  type LaunchOptions,
+} from '../../src/hv/linux/init-channel.js';
 import { identityMapping, spawnInNamespace } from '../../src/hv/linux/nsexec.js';
 import { buildBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -26,9 +33,26 @@ export function needsRoot(t: TestContext): boolean {
 export const SELF = { uid: process.getuid?.() ?? 0 };
 export const PATH_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
+/**
+ * The channel with what only the protocol tests do: write bytes of their own making (malformed frames, a frame
+ * a byte at a time, descriptors that break the ordering rule) and wait for an answer to them.
+ */
+export class RawInitChannel extends InitChannel {
+  /** Writes `bytes` on the control channel, `fds` passed first. */
+  sendRaw(bytes: Buffer, fds: readonly number[] = []): void {
+    if (this.closedReason !== undefined) throw new InitClosedError(`init channel closed: ${this.closedReason}`);
+    if (fds.length > 0) sendFds(this.fdChannel, fds);
+    this.control.write(bytes);
+  }
+
+  override awaitAnswer(id: number, type: number): Promise<Answer> {
+    return super.awaitAnswer(id, type);
+  }
+}
+
 export interface StartedInit {
   child: ChildProcess;
-  channel: InitChannel;
+  channel: RawInitChannel;
   /** init's pid as this test process sees it (HELLO_ACK: no PID namespace in these tests). */
   pid: number;
   /** What init logged on stderr so far. */
@@ -36,14 +60,14 @@ export interface StartedInit {
 }
 
 /** Spawns init without HELLO. `root`: chrooted there through lxssd-nsexec (identity mapping; needs root). */
-export function spawnInit(t: TestContext, { root }: { root?: string } = {}): { child: ChildProcess; channel: InitChannel; log: () => string } {
+export function spawnInit(t: TestContext, { root }: { root?: string } = {}): { child: ChildProcess; channel: RawInitChannel; log: () => string } {
   const stdio: StdioOptions = ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'];
   const child =
     root === undefined
       ? spawn(initPath(), [], { stdio, env: {} })
       : spawnInNamespace({ mapping: identityMapping(), root, argv: [initPath()], stdio });
   // Same tick as the spawn: the channel must stop Node reading the fd channel before the loop turns.
-  const channel = new InitChannel(child);
+  const channel = new RawInitChannel(child);
   let log = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
   t.after(() => stopInit(child, channel));

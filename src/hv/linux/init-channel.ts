@@ -128,7 +128,8 @@ export class InitClosedError extends Error {
 }
 
 /** An answer from init, with the descriptors its frame carried (LAUNCHED in pty mode: the master). */
-type Answer = InitMessage & { fds?: number[] };
+/** A frame init answered a request with, and the descriptors that came with it. */
+export type Answer = InitMessage & { fds?: number[] };
 
 interface Pending {
   /** The frame type whose answer is awaited, for the checks in onMessage. */
@@ -170,14 +171,14 @@ const RESOLVES: Partial<Record<number, InitMessage['type']>> = {
  * drop the descriptors on it, so the constructor stops that reader first.
  */
 export class InitChannel extends EventEmitter<InitChannelEvents> {
-  private readonly control: Socket;
+  protected readonly control: Socket;
   private readonly fdSocket: Socket;
-  private readonly fdChannel: number;
+  protected readonly fdChannel: number;
   private readonly splitter = new FrameSplitter();
-  private readonly pending = new Map<number, Pending>();
+  protected readonly pending = new Map<number, Pending>();
   private readonly launches = new Map<number, LiveLaunch>();
   private nextId = 1;
-  private closedReason: string | undefined;
+  protected closedReason: string | undefined;
   private agreedVersion = INIT_PROTOCOL_VERSION;
   /** Settles when the init process itself exits (which may be before or after 'closed'). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -341,14 +342,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     this.shutdown('closed by the service');
   }
 
-  /** For tests: writes raw bytes on the control channel (and optional descriptors first). */
-  sendRaw(bytes: Buffer, fds: readonly number[] = []): void {
-    if (this.closedReason !== undefined) throw new InitClosedError(`init channel closed: ${this.closedReason}`);
-    if (fds.length > 0) sendFds(this.fdChannel, fds);
-    this.control.write(bytes);
-  }
-
-  /** A fresh request id (also used by tests that craft frames): never 0, never one still pending or running. */
+  /** A fresh request id: never 0, never one still pending or running. */
   allocateId(): number {
     for (;;) {
       const id = this.nextId;
@@ -357,8 +351,8 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     }
   }
 
-  /** For tests: awaits the answer to a request id sent with sendRaw. */
-  awaitAnswer(id: number, type: number): Promise<Answer> {
+  /** The answer to request `id` of frame type `type`, once it comes (the frame is sent apart from this). */
+  protected awaitAnswer(id: number, type: number): Promise<Answer> {
     return new Promise((resolve, reject) => {
       if (this.closedReason !== undefined) {
         reject(new InitClosedError(`init channel closed: ${this.closedReason}`));
