@@ -20,6 +20,7 @@ import { fromHv, LxssError } from './errors.js';
 import { aboutDistribution, type EventBus } from './events.js';
 import { filesMissing } from './distributions.js';
 import { collectedText, collectStreams } from './output-collect.js';
+import { UndoStack } from './undo-stack.js';
 
 export interface InstanceView {
   distributionId: string;
@@ -256,15 +257,22 @@ export class Instances {
     return this.running.get(distributionId)?.hv.guest.defaultUser;
   }
 
+  /** Boots the VM when needed, then the instance; a start that fails leaves the VM to its idle rule again. */
   private async launch(distribution: DistributionRef): Promise<RunningInstance> {
-    const vm = await this.ensureVm();
+    const undo = new UndoStack();
     let hv: HvInstance;
     try {
+      const vm = await this.ensureVm();
+      undo.push(() => {
+        if (this.running.size === 0) this.armVmIdle();
+      });
       hv = await vm.startInstance({ basePath: distribution.basePath, name: distribution.name, automount: this.options.sharedFolders });
     } catch (error) {
+      await undo.unwind();
       if (error instanceof HvError && error.kind === 'files-missing') throw filesMissing(distribution);
       throw error;
     }
+    undo.dismiss();
     const shares = new Map(hv.guest.shared.map((folder) => [folder.target, { ...folder, origin: 'automount' as const }] as const));
     const instance: RunningInstance = { distribution, hv, clients: 0, shares };
     this.running.set(distribution.id, instance);

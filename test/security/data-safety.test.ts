@@ -122,6 +122,26 @@ describe('export, start and unregister answer honestly [R5]', () => {
     assert.equal(removed.status, 204, JSON.stringify(removed.json));
   });
 
+  it('a start that fails leaves the VM it booted to its idle rule: it stops, no instance left holding it', async (t) => {
+    if (!isRoot) return t.skip('needs root to create users and user namespaces');
+    const server = await startServer(t, { vmIdleTimeout: 300 });
+    const user = await ensureUser('lxssd-ds-start');
+    const distro = await importAs(user, server.socketPath, 'gone', await smallArchive(t));
+    await rm(join(distro.basePath, 'rootfs'), { recursive: true, force: true });
+    const session = server.app.lxss.sessions.forSid(`S-1-22-1-${user.uid}`);
+    const stopped = new Promise<string>((resolve) =>
+      session.events.subscribe((event) => {
+        if (event.type === 'vm-stopped') resolve(event.reason);
+      }),
+    );
+    const answer = await curlLocalAs(user, server.socketPath, 'POST', '/v1/distributions/gone/instance');
+    assert.equal(answer.status, 409, JSON.stringify(answer.json));
+    let guard: NodeJS.Timeout | undefined;
+    const kept = new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still running after 20 s'), 20_000)));
+    assert.equal(await Promise.race([stopped, kept]), 'idle', 'the VM booted for the failed start stopped when idle');
+    clearTimeout(guard);
+  });
+
   it('a failed unregister puts the distribution back as it was, never stuck Uninstalling', async (t) => {
     if (!isRoot) return t.skip('needs root to mount and to create users');
     const server = await startServer(t);
