@@ -10,7 +10,7 @@ import { LxssError } from './core/errors.js';
 import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
-import { loggerOptions } from './log-options.js';
+import { loggerOptions, requestLogController } from './log-options.js';
 import { v1Routes } from './routes/index.js';
 import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
@@ -47,6 +47,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const http = httpServerOptions(config);
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
+    logController: requestLogController(),
     schemaController: { compilersFactory: { buildValidator } },
     // Node's and Fastify's own answers (parser errors, a bad URL, closing) become problem documents too.
     clientErrorHandler(error, socket) {

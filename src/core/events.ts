@@ -1,5 +1,6 @@
 // A session's event bus: core emits typed events, the bus numbers them in order and keeps the last few so
-// a subscriber that reconnects can resume from its last id. Subscribers never block emitters.
+// a subscriber that reconnects can resume from its last id. Subscribers never block emitters. An event is
+// turned into JSON once, when emitted: every subscriber gets that text with it.
 
 import type { EventsLost, LxssEvent, LxssEventBody } from './event-schemas.js';
 
@@ -16,7 +17,11 @@ export type VmResourceName = Extract<LxssEventBody, { type: 'vm-limit-reached' }
 /** What a subscriber receives: events, and at most one gap marker before the first of them. */
 export type EventStreamItem = LxssEvent | EventsLost;
 
-export type EventListener = (event: LxssEvent) => void;
+/** `json` is the event as JSON, the same text for every subscriber. */
+export type EventListener = (event: LxssEvent, json: string) => void;
+
+/** `json` is the item as JSON. */
+export type StreamListener = (item: EventStreamItem, json: string) => void;
 
 export interface EventBusLimits {
   /** at most this many events are kept for replay */
@@ -29,6 +34,7 @@ const DEFAULT_LIMITS: EventBusLimits = { maxEvents: 1000, maxBytes: 4 << 20 };
 
 interface Kept {
   readonly event: LxssEvent;
+  readonly json: string;
   readonly bytes: number;
 }
 
@@ -47,13 +53,14 @@ export class EventBus {
 
   emit(body: LxssEventBody): LxssEvent {
     const event = { ...body, id: this.nextId++, time: new Date().toISOString() } as LxssEvent;
-    const bytes = Buffer.byteLength(JSON.stringify(event));
-    this.history.push({ event, bytes });
+    const json = JSON.stringify(event);
+    const bytes = Buffer.byteLength(json);
+    this.history.push({ event, json, bytes });
     this.historyBytes += bytes;
     while (this.history.length > this.limits.maxEvents || (this.historyBytes > this.limits.maxBytes && this.history.length > 1)) {
       this.historyBytes -= this.history.shift()!.bytes;
     }
-    for (const listener of this.listeners) listener(event);
+    for (const listener of this.listeners) listener(event, json);
     return event;
   }
 
@@ -69,10 +76,15 @@ export class EventBus {
    * replay then starts from the beginning.
    */
   since(lastId: number): EventStreamItem[] {
+    return this.replay(lastId).map(({ event }) => event);
+  }
+
+  /** `since(lastId)`, each item with its JSON. */
+  private replay(lastId: number): Array<{ event: EventStreamItem; json: string }> {
     const after = lastId > this.lastId ? 0 : lastId;
-    const events = this.history.filter(({ event }) => event.id > after).map(({ event }) => event);
-    const firstKept = events[0]?.id ?? this.nextId;
-    if (firstKept <= after + 1) return events;
+    const kept = this.history.filter(({ event }) => event.id > after);
+    const firstKept = kept[0]?.event.id ?? this.nextId;
+    if (firstKept <= after + 1) return kept;
     const lost: EventsLost = {
       type: 'events-lost',
       id: firstKept - 1,
@@ -80,12 +92,12 @@ export class EventBus {
       firstLostId: after + 1,
       lastLostId: firstKept - 1,
     };
-    return [lost, ...events];
+    return [{ event: lost, json: JSON.stringify(lost) }, ...kept];
   }
 
   /** `since(lastId)` and then every later event, with nothing in between missed (one synchronous step). */
-  follow(lastId: number, listener: (item: EventStreamItem) => void): () => void {
-    for (const item of this.since(lastId)) listener(item);
+  follow(lastId: number, listener: StreamListener): () => void {
+    for (const { event, json } of this.replay(lastId)) listener(event, json);
     return this.subscribe(listener);
   }
 }

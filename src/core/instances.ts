@@ -147,8 +147,21 @@ export class Instances {
 
   /** CreateInstance: starts the distribution (and the VM) unless it runs already. */
   async start(distribution: DistributionRef): Promise<{ instance: InstanceView; created: boolean }> {
+    const { instance, created } = await this.startOrJoin(distribution);
+    return { instance: await this.view(instance), created };
+  }
+
+  /**
+   * Starts the distribution (and the VM) unless it runs already, without a view: a process launch needs the
+   * instance running, not its process count, which costs the host a scan.
+   */
+  async ensureRunning(distribution: DistributionRef): Promise<void> {
+    await this.startOrJoin(distribution);
+  }
+
+  private async startOrJoin(distribution: DistributionRef): Promise<{ instance: RunningInstance; created: boolean }> {
     const existing = this.running.get(distribution.id);
-    if (existing) return { instance: await this.view(existing), created: false };
+    if (existing) return { instance: existing, created: false };
     let pending = this.starting.get(distribution.id);
     const created = pending === undefined;
     if (!pending) {
@@ -159,7 +172,7 @@ export class Instances {
         .finally(() => this.starting.delete(distribution.id));
       this.starting.set(distribution.id, pending);
     }
-    return { instance: await this.view(await pending), created };
+    return { instance: await pending, created };
   }
 
   async get(distributionId: string, name: string): Promise<InstanceView> {

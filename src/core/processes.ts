@@ -258,6 +258,20 @@ export class ProcessEntry {
   }
 }
 
+/**
+ * The exit of a process past its deadline's SIGKILL, or null when the distribution does not confirm it within
+ * KILL_CONFIRM_MS: one that stopped answering does not hold `run`'s answer back.
+ */
+async function exitConfirmed(entry: ProcessEntry): Promise<ExitStatus | null> {
+  let confirmTimer: NodeJS.Timeout | undefined;
+  const unanswered = new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)));
+  try {
+    return await Promise.race([entry.exited, unanswered]);
+  } finally {
+    clearTimeout(confirmTimer);
+  }
+}
+
 /** It exited while the request was on its way: the same answer as after the exit. */
 function exitedMeanwhile(error: unknown): never {
   throw fromHv(error);
@@ -448,7 +462,7 @@ export class Processes {
     const requestEnv = Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${value}`);
     const given = mode.shell === 'none' ? mode.argv : mode.commandLine === undefined ? [] : [mode.commandLine];
     checkLaunchSize(given, [...record.defaultEnvironment, ...requestEnv]);
-    await this.instances.start(distribution);
+    await this.instances.ensureRunning(distribution);
     const user = await this.resolveUser(distribution, record.defaultUid, request);
     const env = this.environment(record.defaultEnvironment, user, request);
     const { argv, executable } = launchOf(mode, user);
@@ -491,10 +505,13 @@ export class Processes {
     if (hv.terminal) entry.output.addSource(hv.terminal, 1);
     if (hv.stdout) entry.output.addSource(hv.stdout, 1);
     if (hv.stderr) entry.output.addSource(hv.stderr, 2);
-    if (!stdinWanted) hv.stdin?.end();
-    hv.stdin?.on('error', () => {
-      // The process closed its stdin early; writes after that are dropped, as a pipe's would be.
-    });
+    // Without a writer stdin is at EOF from the start, as from /dev/null: closed now, nothing kept for it.
+    if (!stdinWanted) hv.stdin?.destroy();
+    else {
+      hv.stdin?.on('error', () => {
+        // The process closed its stdin early; writes after that are dropped, as a pipe's would be.
+      });
+    }
     this.remember(entry);
     this.events.emit({ type: 'process-started', processId: entry.id, distributionId: distribution.id, pid: hv.pid ?? null, argv: [...argv] });
     this.watch(entry, hv);
@@ -552,11 +569,7 @@ export class Processes {
         until: Promise.race([deadline, drained]),
       });
       collecting = false;
-      // At the deadline the SIGKILL is on its way; a distribution that does not confirm it does not hold the answer.
-      let confirmTimer: NodeJS.Timeout | undefined;
-      const unanswered = new Promise<null>((resolve) => (confirmTimer = setTimeout(() => resolve(null), KILL_CONFIRM_MS)));
-      const status = started.status ?? (await Promise.race([started.exited, unanswered]));
-      clearTimeout(confirmTimer);
+      const status = started.status ?? (await exitConfirmed(started));
       const unconfirmed =
         `the distribution did not confirm the kill within ${KILL_CONFIRM_MS} ms (it is not answering); ` +
         `the process may still run: see GET /v1/processes/${started.id}`;

@@ -36,7 +36,9 @@ export interface MintRequest {
 const TOKEN_PREFIX = 'lxss_';
 const SECRET_BYTES = 32; // 256 bits
 // `lxss_<16 hex id>_<43 base64url chars>`: the id finds the record, the secret proves possession.
-const TOKEN_PATTERN = /^lxss_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+const ID_CHARS = 16;
+const SECRET_CHARS = 43;
+const TOKEN_CHARS = TOKEN_PREFIX.length + ID_CHARS + 1 + SECRET_CHARS;
 const LAST_USED_FLUSH_MS = 10_000;
 /** Live tokens one SID may hold: every mint rewrites the file, which must not grow without bound. */
 export const MAX_TOKENS_PER_SID = 256;
@@ -47,9 +49,62 @@ function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-function publicView(token: StoredToken): TokenInfo {
-  const { hash: _hash, ...info } = token;
+/** What a verified token proves: whose it is, and which token (so what was opened with it ends with it). */
+export interface VerifiedToken {
+  readonly id: string;
+  readonly sid: Sid;
+}
+
+/** A token as the store holds it: what verifying needs, decoded once. */
+interface HeldToken {
+  /** the record as read or minted; its lastUsedAt is older than `lastUsedMs` once it has been used since */
+  readonly stored: StoredToken;
+  readonly hash: Buffer;
+  readonly expiresMs: number | null;
+  /** the last use in this run, made a date string only when listed or saved */
+  lastUsedMs: number | null;
+  readonly verified: VerifiedToken;
+}
+
+function held(stored: StoredToken): HeldToken {
+  return {
+    stored,
+    hash: Buffer.from(stored.hash, 'hex'),
+    expiresMs: stored.expiresAt === null ? null : Date.parse(stored.expiresAt),
+    lastUsedMs: null,
+    verified: { id: stored.id, sid: stored.sid },
+  };
+}
+
+function storedOf(token: HeldToken): StoredToken {
+  return token.lastUsedMs === null ? token.stored : { ...token.stored, lastUsedAt: new Date(token.lastUsedMs).toISOString() };
+}
+
+function publicView(token: HeldToken): TokenInfo {
+  const { hash: _hash, ...info } = storedOf(token);
   return info;
+}
+
+function expired(token: HeldToken, nowMs: number): boolean {
+  return token.expiresMs !== null && token.expiresMs <= nowMs;
+}
+
+/** The id and secret of a presented token string, or undefined when it has not the shape of one. */
+function tokenParts(presented: string): { id: string; secret: string } | undefined {
+  if (presented.length !== TOKEN_CHARS || !presented.startsWith(TOKEN_PREFIX)) return undefined;
+  const idEnd = TOKEN_PREFIX.length + ID_CHARS;
+  if (presented.charCodeAt(idEnd) !== 0x5f /* _ */) return undefined;
+  for (let at = TOKEN_PREFIX.length; at < idEnd; at++) {
+    const code = presented.charCodeAt(at);
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return undefined;
+  }
+  for (let at = idEnd + 1; at < TOKEN_CHARS; at++) {
+    const code = presented.charCodeAt(at);
+    const base64url =
+      (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x2d || code === 0x5f;
+    if (!base64url) return undefined;
+  }
+  return { id: presented.slice(TOKEN_PREFIX.length, idEnd), secret: presented.slice(idEnd + 1) };
 }
 
 const nullableString = (value: unknown): boolean => value === null || typeof value === 'string';
@@ -74,7 +129,7 @@ function tokenFileFault(value: unknown): string | undefined {
 
 /** The token file of one service; all methods are safe to call concurrently. */
 export class TokenStore {
-  private readonly tokens = new Map<string, StoredToken>();
+  private readonly tokens = new Map<string, HeldToken>();
   /** who wants to hear that a token ended (revoked now, or expired later), by token id */
   private readonly watchers = new Map<string, Set<() => void>>();
   private saving: Promise<void> = Promise.resolve();
@@ -106,7 +161,7 @@ export class TokenStore {
       setAside(error, movedTo);
     }
     if (parsed !== undefined) {
-      for (const token of parsed.tokens) store.tokens.set(token.id, token);
+      for (const token of parsed.tokens) store.tokens.set(token.id, held(token));
     }
     return store;
   }
@@ -118,13 +173,13 @@ export class TokenStore {
       throw new LxssError('E_INVALIDARG', 'expiresAt is not in the future');
     }
     this.forgetExpired(now);
-    const held = [...this.tokens.values()].filter((token) => token.sid === request.sid).length;
-    if (held >= MAX_TOKENS_PER_SID) {
-      throw new LxssError('LXSSD_E_TOO_MANY_TOKENS', `${request.sid} already holds ${held} tokens, the most allowed; revoke some first`);
+    const holding = [...this.tokens.values()].filter((token) => token.stored.sid === request.sid).length;
+    if (holding >= MAX_TOKENS_PER_SID) {
+      throw new LxssError('LXSSD_E_TOO_MANY_TOKENS', `${request.sid} already holds ${holding} tokens, the most allowed; revoke some first`);
     }
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(SECRET_BYTES).toString('base64url');
-    const stored: StoredToken = {
+    const token = held({
       id,
       sid: request.sid,
       label: request.label ?? null,
@@ -132,8 +187,8 @@ export class TokenStore {
       expiresAt: request.expiresAt?.toISOString() ?? null,
       lastUsedAt: null,
       hash: sha256(secret).toString('hex'),
-    };
-    this.tokens.set(id, stored);
+    });
+    this.tokens.set(id, token);
     try {
       await this.save();
     } catch (error) {
@@ -141,55 +196,56 @@ export class TokenStore {
       this.tokens.delete(id);
       throw error;
     }
-    return { token: `${TOKEN_PREFIX}${id}_${secret}`, info: publicView(stored) };
+    return { token: `${TOKEN_PREFIX}${id}_${secret}`, info: publicView(token) };
   }
 
-  /** The token a presented string proves, or undefined when it is unknown, wrong, revoked or expired. */
-  verify(presented: string): TokenInfo | undefined {
-    const match = TOKEN_PATTERN.exec(presented);
-    if (!match) return undefined;
-    const [, id, secret] = match as unknown as [string, string, string];
-    const stored = this.tokens.get(id);
-    const expected = stored ? Buffer.from(stored.hash, 'hex') : DUMMY_HASH;
-    const matches = timingSafeEqual(sha256(secret), expected);
-    if (!stored || !matches) return undefined;
-    const now = this.now();
-    if (stored.expiresAt !== null && Date.parse(stored.expiresAt) <= now.getTime()) return undefined;
-    const used: StoredToken = { ...stored, lastUsedAt: now.toISOString() };
-    this.tokens.set(id, used);
+  /**
+   * The token a presented string proves, or undefined when it is unknown, wrong, revoked or expired. Called on
+   * every request: it allocates little (the proof is the held token's own) and compares the secret's hash in
+   * constant time, against a dummy when the id is unknown.
+   */
+  verify(presented: string): VerifiedToken | undefined {
+    const parts = tokenParts(presented);
+    if (!parts) return undefined;
+    const token = this.tokens.get(parts.id);
+    const matches = timingSafeEqual(sha256(parts.secret), token ? token.hash : DUMMY_HASH);
+    if (!token || !matches) return undefined;
+    const nowMs = this.now().getTime();
+    if (expired(token, nowMs)) return undefined;
+    token.lastUsedMs = nowMs;
     this.scheduleFlush();
-    return publicView(used);
+    return token.verified;
   }
 
   /** Whether token `id` is still good: neither revoked nor expired. */
   isAlive(id: string): boolean {
-    const stored = this.tokens.get(id);
-    return stored !== undefined && (stored.expiresAt === null || Date.parse(stored.expiresAt) > this.now().getTime());
+    const token = this.tokens.get(id);
+    return token !== undefined && !expired(token, this.now().getTime());
   }
 
   /** The tokens of one SID, oldest first. */
   list(sid: Sid): TokenInfo[] {
     return [...this.tokens.values()]
-      .filter((token) => token.sid === sid)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-      .map(publicView);
+      .filter((token) => token.stored.sid === sid)
+      .map(publicView)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** Every token, oldest first. */
   listAll(): TokenInfo[] {
-    return [...this.tokens.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map(publicView);
+    return [...this.tokens.values()].map(publicView).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** Revokes `id` if it belongs to `sid` (any SID when undefined); false when there is no such token. */
   async revoke(sid: Sid | undefined, id: string): Promise<boolean> {
-    const stored = this.tokens.get(id);
-    if (!stored || (sid !== undefined && stored.sid !== sid)) return false;
+    const token = this.tokens.get(id);
+    if (!token || (sid !== undefined && token.stored.sid !== sid)) return false;
     this.tokens.delete(id);
     try {
       await this.save();
     } catch (error) {
       // Still in the file, so still valid: say so rather than pretend it is revoked.
-      if (!this.tokens.has(id)) this.tokens.set(id, stored);
+      if (!this.tokens.has(id)) this.tokens.set(id, token);
       throw error;
     }
     for (const listener of [...(this.watchers.get(id) ?? [])]) listener();
@@ -213,10 +269,10 @@ export class TokenStore {
       listener();
     };
     const armExpiry = (): void => {
-      const expiresAt = this.tokens.get(id)?.expiresAt;
-      if (expiresAt === undefined) return fire();
-      if (expiresAt === null) return;
-      const left = Date.parse(expiresAt) - this.now().getTime();
+      const token = this.tokens.get(id);
+      if (token === undefined) return fire();
+      if (token.expiresMs === null) return;
+      const left = token.expiresMs - this.now().getTime();
       if (left <= 0) return fire();
       // Timers hold at most 2^31-1 ms; a longer life is waited for in steps.
       timer = setTimeout(armExpiry, Math.min(left, 0x7fffffff));
@@ -231,7 +287,7 @@ export class TokenStore {
   /** Expired tokens can never be used again: they leave the file at the next write (their watchers still fire). */
   private forgetExpired(now: Date): void {
     for (const [id, token] of this.tokens) {
-      if (token.expiresAt !== null && Date.parse(token.expiresAt) <= now.getTime()) this.tokens.delete(id);
+      if (expired(token, now.getTime())) this.tokens.delete(id);
     }
   }
 
@@ -258,7 +314,7 @@ export class TokenStore {
 
   private save(): Promise<void> {
     const write = async (): Promise<void> => {
-      const content: TokenFile = { version: 1, tokens: [...this.tokens.values()] };
+      const content: TokenFile = { version: 1, tokens: [...this.tokens.values()].map(storedOf) };
       await writeFileAtomic(this.file, `${JSON.stringify(content, null, 2)}\n`, 0o600);
     };
     // Chained so writes never interleave, and a failed write does not block the next one.

@@ -8,6 +8,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { LxssError } from '../core/errors.js';
 import type { EventBus, EventStreamItem } from '../core/events.js';
@@ -52,14 +53,33 @@ function lastEventId(request: FastifyRequest): number | undefined {
   return Number(value);
 }
 
+type FrameOf = (item: EventStreamItem, json: string) => Buffer;
+
+/** An item's frame of one kind, made once for all subscribers: the bus hands each of them the same item object. */
+function frameCache(make: (item: EventStreamItem, json: string) => string): FrameOf {
+  const frames = new WeakMap<EventStreamItem, Buffer>();
+  return (item, json) => {
+    let frame = frames.get(item);
+    if (frame === undefined) {
+      frame = Buffer.from(make(item, json));
+      frames.set(item, frame);
+    }
+    return frame;
+  };
+}
+
+const sseFrame = frameCache((item, json) => `id: ${item.id}\nevent: ${item.type}\ndata: ${json}\n\n`);
+const textFrame = frameCache((_item, json) => json);
+
 /**
- * Follows `subscription`, handing each item to `deliver` while `backlog()` (bytes accepted but not yet taken
- * by the client) stays within MAX_BACKLOG_BYTES beyond the replay; past it, calls `tooSlow` once and stops.
+ * Follows `subscription`, handing each item's frame to `deliver` while `backlog()` (bytes accepted but not yet
+ * taken by the client) stays within MAX_BACKLOG_BYTES beyond the replay; past it, calls `tooSlow` once and stops.
  * Returns the function that stops following.
  */
 function follow(
   { bus, since, filter }: Subscription,
-  deliver: (item: EventStreamItem, text: string) => void,
+  frameOf: FrameOf,
+  deliver: (frame: Buffer) => void,
   backlog: () => number,
   tooSlow: (lastDelivered: number) => void,
 ): () => void {
@@ -72,22 +92,53 @@ function follow(
     stopped = true;
     unsubscribe?.();
   };
-  let unsubscribe: (() => void) | undefined = bus.follow(since, (item) => {
+  let unsubscribe: (() => void) | undefined = bus.follow(since, (item, json) => {
     if (stopped || !filter(item)) return;
     if (!replaying && backlog() > allowance) {
       stop();
       tooSlow(lastDelivered);
       return;
     }
-    const text = JSON.stringify(item);
-    if (replaying) allowance += Buffer.byteLength(text);
-    deliver(item, text);
+    const frame = frameOf(item, json);
+    if (replaying) allowance += frame.length;
+    deliver(frame);
     lastDelivered = item.id;
   });
   replaying = false;
   if (stopped) unsubscribe();
   return stop;
 }
+
+/**
+ * What one subscriber is sent within a turn of the event loop, written when the turn ends: a burst of events
+ * costs one write, not one per event. `flush` writes what waits at once (before an end).
+ */
+class TickBatch {
+  private pending: Buffer[] = [];
+  /** bytes waiting, which the client has not been sent yet either */
+  bytes = 0;
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(private readonly write: (data: Buffer) => void) {}
+
+  add(data: Buffer): void {
+    this.pending.push(data);
+    this.bytes += data.length;
+    this.scheduled ??= setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    if (this.pending.length === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.bytes);
+    this.pending = [];
+    this.bytes = 0;
+    this.write(data);
+  }
+}
+
+const KEEPALIVE = Buffer.from(': keepalive\n\n');
 
 /** Streams `subscription` as Server-Sent Events on the raw response; returns the function that ends it. */
 function streamEventSource(reply: FastifyReply, subscription: Subscription, onEnd: () => void): () => void {
@@ -99,6 +150,9 @@ function streamEventSource(reply: FastifyReply, subscription: Subscription, onEn
     'x-accel-buffering': 'no',
   });
   response.write(`retry: 2000\n: lxssd events after id ${subscription.since}\n\n`);
+  const batch = new TickBatch((data) => {
+    if (!response.destroyed && !response.writableEnded) response.write(data);
+  });
   let ended = false;
   const end = (): void => {
     if (ended) return;
@@ -106,26 +160,43 @@ function streamEventSource(reply: FastifyReply, subscription: Subscription, onEn
     clearInterval(heartbeat);
     stop();
     onEnd();
+    batch.flush();
     // What was written still reaches a client that reads; one that never does is cut off.
     response.end();
     setTimeout(() => response.destroy(), SSE_END_GRACE_MS).unref();
   };
-  const heartbeat = setInterval(() => response.write(': keepalive\n\n'), SSE_HEARTBEAT_MS);
+  const heartbeat = setInterval(() => batch.add(KEEPALIVE), SSE_HEARTBEAT_MS);
   const stop = follow(
     subscription,
-    (item, text) => response.write(`id: ${item.id}\nevent: ${item.type}\ndata: ${text}\n\n`),
-    () => response.writableLength,
+    sseFrame,
+    (frame) => batch.add(frame),
+    () => response.writableLength + batch.bytes,
     () => end(),
   );
   response.on('close', end);
   return end;
 }
 
-/** Follows `subscription` on an open WebSocket until either side closes. */
-function streamWebSocket(socket: WebSocket, subscription: Subscription): void {
+/**
+ * Follows `subscription` on an open WebSocket until either side closes. The frames of one turn of the event
+ * loop leave in one write: the connection is corked from the first of them to the end of the turn.
+ */
+function streamWebSocket(socket: WebSocket, connection: Socket, subscription: Subscription): void {
+  let corked: NodeJS.Immediate | undefined;
+  const uncork = (): void => {
+    corked = undefined;
+    connection.uncork();
+  };
   const stop = follow(
     subscription,
-    (_item, text) => socket.send(text),
+    textFrame,
+    (frame) => {
+      if (corked === undefined) {
+        connection.cork();
+        corked = setImmediate(uncork);
+      }
+      socket.send(frame, { binary: false });
+    },
     () => socket.bufferedAmount,
     (lastId) => socket.close(CLOSE_TOO_SLOW, JSON.stringify({ lastId })),
   );
@@ -205,7 +276,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     wsHandler: (socket, request) => {
       closeWhenTokenEnds(app, request, socket);
-      streamWebSocket(socket, subscriptions.get(request)!);
+      streamWebSocket(socket, request.raw.socket, subscriptions.get(request)!);
     },
   });
 };
