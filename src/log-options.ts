@@ -61,17 +61,22 @@ function censor(value: unknown, path: string[]): unknown {
   }
 }
 
-const HEADER_PATHS = ['authorization', '["proxy-authorization"]', '["sec-websocket-protocol"]', 'cookie'];
-/** Wherever a request is logged: Fastify's `req`, a raw request logged by a library, or bare headers. */
-const REDACT_PATHS = [
-  'req.url',
-  'url',
-  'path',
-  ...HEADER_PATHS.flatMap((header) => [
-    `req.headers${header.startsWith('[') ? header : `.${header}`}`,
-    `headers${header.startsWith('[') ? header : `.${header}`}`,
-  ]),
-];
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'sec-websocket-protocol', 'cookie'];
+const HEADER_PATHS = SECRET_HEADERS.map((header) => (header.includes('-') ? `["${header}"]` : `.${header}`));
+/**
+ * Wherever a request is logged outside the `req` serializer (which redacts its own line, the one every request
+ * has, without the cost of a redaction pass): a raw request logged by a library, or bare headers.
+ */
+const REDACT_PATHS = ['url', 'path', ...HEADER_PATHS.map((header) => `headers${header}`)];
+
+/** The headers with each secret one censored as the redaction paths would. */
+function redactedHeaders(headers: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...headers };
+  for (const header of SECRET_HEADERS) {
+    if (copy[header] !== undefined) copy[header] = censor(copy[header], [header]);
+  }
+  return copy;
+}
 
 /**
  * Fastify's request lines: the arrival at debug only; the completion (with the request, at info, or at error
@@ -103,11 +108,11 @@ export function loggerOptions(level: string): NonNullable<FastifyServerOptions['
       req(request: FastifyRequest) {
         return {
           method: request.method,
-          url: request.url,
+          url: typeof request.url === 'string' ? redactUrl(request.url) : request.url,
           host: request.host,
           remoteAddress: request.ip,
           remotePort: request.socket?.remotePort,
-          ...(withHeaders ? { headers: request.headers } : {}),
+          ...(withHeaders && request.headers ? { headers: redactedHeaders(request.headers) } : {}),
         };
       },
     },
