@@ -211,8 +211,8 @@ export class Instances {
   acquire(distributionId: string): HvInstance | undefined {
     const instance = this.running.get(distributionId);
     if (!instance) return undefined;
+    // The idle timer stays armed: it finds the instance busy when it fires (a timer per launch cost each run).
     instance.clients++;
-    this.disarmIdle(instance);
     return instance.hv;
   }
 
@@ -337,9 +337,13 @@ export class Instances {
     if (this.running.size === 0 && this.starting.size === 0) this.armVmIdle();
   }
 
+  /** Counts instanceIdleTimeout from now (again, when it was counting already). */
   private armIdle(instance: RunningInstance): void {
-    this.disarmIdle(instance);
     if (this.options.instanceIdleTimeout < 0 || instance.clients > 0) return;
+    if (instance.idleTimer) {
+      instance.idleTimer.refresh();
+      return;
+    }
     instance.idleTimer = setTimeout(() => {
       instance.idleTimer = undefined;
       if (instance.clients === 0) this.terminate(instance.distribution.id, 'idle').catch(() => undefined);
