@@ -96,6 +96,7 @@ async function throughEcho(port: number, stream: Stream, window: number): Promis
 async function throughPipe(stream: Stream): Promise<number> {
   const cat = spawn('sh', ['-c', 'cat >/dev/null'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const closed = once(cat, 'close');
+  await once(cat, 'spawn'); // lxssd's clock starts with its process running too
   const payloads = stream.frames.map((frame) => frame.subarray(1));
   const start = now();
   for (let i = 0; i < stream.count; i++) if (!cat.stdin.write(payloads[i % payloads.length]!)) await once(cat.stdin, 'drain');
