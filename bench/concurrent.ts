@@ -16,17 +16,36 @@ interface Burst {
   latencies: number[];
 }
 
+/**
+ * `work`, or an error once it has taken longer than any burst should (100 ms a process, at least a minute):
+ * a service that stops answering must end the bench with a reason, not hang it.
+ */
+async function withinTime<T>(what: string, done: () => number, count: number, work: Promise<T>): Promise<T> {
+  const limitMs = Math.max(60_000, count * 100);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: ${done()} of ${count} answered in ${limitMs / 1000} s; the service stopped answering`)), limitMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function burstOnLxssd(service: Service, count: number, rssPerProcess: number[]): Promise<Burst> {
   await service.run(['true']); // the instance runs: this row is about processes, not a cold start
   const before = await service.rssKiB();
   const start = now();
-  const latencies = await Promise.all(
+  let answered = 0;
+  const latencies = await withinTime(`${count} concurrent sleep 60`, () => answered, count, Promise.all(
     Array.from({ length: count }, async () => {
       const response = await service.request('POST', `/v1/distributions/${DISTRO}/processes`, { argv: ['sleep', '60'] });
       if (response.status !== 201) throw new Error(`starting sleep 60: ${response.status} ${JSON.stringify(response.body)}`);
+      answered++;
       return elapsedMs(start);
     }),
-  );
+  ));
   const wallMs = elapsedMs(start);
   rssPerProcess.push(((await service.rssKiB()) - before) / count);
   const stopped = await service.request('DELETE', `/v1/distributions/${DISTRO}/instance`);

@@ -10,7 +10,7 @@ import type { Family } from './family.js';
 import { markdownTable, type Row, writeResults } from './measure.js';
 import { parseOptions } from './options.js';
 import { type Peers, startPeers } from './peers.js';
-import { startService } from './service.js';
+import { SERVICE_LOG, startService } from './service.js';
 import { sseFamily } from './sse.js';
 import { stdioFamily } from './stdio.js';
 import { busyboxRootfsTar } from '../test/helpers/rootfs.js';
@@ -32,6 +32,9 @@ try {
     process.stderr.write(`[bench] ${family.name}\n`);
     rows.push(...(await family.rows({ sizes: options.sizes, service, peers })));
   }
+} catch (error) {
+  process.stderr.write(`[bench] failed; the service's log is ${SERVICE_LOG}\n`);
+  throw error;
 } finally {
   await peers?.stop();
   await service.stop();

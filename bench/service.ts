@@ -3,6 +3,8 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve } from '../test/helpers/binary.js';
@@ -14,6 +16,8 @@ import { sharedTempDir } from '../test/helpers/server.js';
 import { ensureUser } from '../test/helpers/users.js';
 
 export const DISTRO = 'bench';
+/** The service's log of the latest run. */
+export const SERVICE_LOG = join(tmpdir(), 'lxssd-bench-service.log');
 
 export interface Service {
   child: ChildProcess;
@@ -58,14 +62,19 @@ export async function startService(concurrent: number): Promise<Service> {
   const configPath = join(dir, 'lxssd.conf');
   await writeFile(configPath, configFor(concurrent));
   const { child, url } = await serve(['--listen', '127.0.0.1:0', '--socket', socketPath, '--state-dir', join(dir, 'state'), '--config', configPath]);
-  // Its log goes to a pipe: read it, or the service blocks on a full pipe once it has logged 64 KiB.
-  child.stdout!.resume();
-  child.stderr!.resume();
+  // Its log goes to a pipe: read it (or the service blocks on a full pipe) into a file kept after the run,
+  // where a failed request's "see the service log" can be looked up.
+  const log = createWriteStream(SERVICE_LOG);
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
-      child.kill('SIGTERM');
+      process.kill(child.pid!, 'SIGTERM');
+      // A wedged service may never finish its graceful stop: the bench must still end, and clean up.
+      const timer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 15_000);
       await exited;
+      clearTimeout(timer);
     }
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
