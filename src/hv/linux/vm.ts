@@ -146,14 +146,18 @@ export class LinuxVm implements HvVm {
     const channel = new InitChannel(helper);
     const failure = stderrTail(helper);
     const reportedPid = readReportedPid(helper, INSTANCE_PID_FD);
-    reportedPid.catch(() => undefined); // awaited below, unless the setup fails first
+    // Sent now, read by /init as soon as it runs: no round trip of its own after the start.
+    const hello = channel.hello();
+    // Both awaited below, unless the setup fails first.
+    reportedPid.catch(() => undefined);
+    hello.catch(() => undefined);
     try {
       // The helper reads /etc/wsl.conf inside the root as the owner, and writes what the plan generates there.
       const setupChannel = (helper.stdio as unknown as Socket[])[GUEST_SETUP_FD]!;
       const plan = guestPlan(spec, await receiveWslConf(setupChannel));
       sendGuestSetup(setupChannel, guestSetupOf(plan));
       const pid = await reportedPid;
-      await channel.hello();
+      await hello;
       const instance = new LinuxInstance(helper, channel, pid, plan.guest, this.uid, this.files);
       if (this.dead) throw new Error('the VM stopped while the distribution was starting');
       this.instances.add(instance);

@@ -15,9 +15,6 @@
 #include "instance.h"
 #include "mountfd.h"
 
-/* Created in the instance root for pivot_root(2) and removed right after. */
-#define OLD_ROOT ".lxssd-oldroot"
-
 /* The instance's /dev: a small tmpfs holding binds of the host's harmless
  * character devices, a private devpts, a shm tmpfs and the usual links.
  * No other device is reachable (a tmpfs made in a user namespace is nodev). */
@@ -82,25 +79,20 @@ static void bind_host(int root, const struct bind_spec *b)
 }
 
 /* pivot_root into ROOTFD (the bind of the instance root onto itself) and
- * drop the host's tree from this mount namespace. */
+ * drop the host's tree from this mount namespace.  pivot_root(".", ".")
+ * stacks the old root on top of the new one, where a lazy unmount of "."
+ * takes it away: no folder for it is made (and removed) in the
+ * distribution's own tree on disk. */
 static void pivot_into(int rootfd)
 {
-	struct stat st;
-
 	if (fchdir(rootfd) != 0)
 		die("instance root: chdir: %m");
-	if (mkdirat(rootfd, OLD_ROOT, 0700) != 0 && errno != EEXIST)
-		die("instance root: mkdir /%s: %m", OLD_ROOT);
-	if (fstatat(rootfd, OLD_ROOT, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-		die("instance root: /%s exists and is not a directory", OLD_ROOT);
-	if (syscall(SYS_pivot_root, ".", OLD_ROOT) != 0)
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
 		die("instance root: pivot_root: %m");
+	if (umount2(".", MNT_DETACH) != 0)
+		die("instance root: detaching the old root: %m");
 	if (chdir("/") != 0)
 		die("instance root: chdir /: %m");
-	if (umount2("/" OLD_ROOT, MNT_DETACH) != 0)
-		die("instance root: detaching the old root: %m");
-	if (rmdir("/" OLD_ROOT) != 0)
-		die("instance root: rmdir /%s: %m", OLD_ROOT);
 }
 
 /* Runs in PID 1 of the new PID namespace, in the new mount namespace (which
