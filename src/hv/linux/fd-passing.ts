@@ -88,11 +88,24 @@ function waitFor(fd: number, events: number, timeoutMs: number): boolean {
 }
 
 /**
- * One passing: sendmsg of one byte (its value = the count) carrying `fds` as SCM_RIGHTS. The socket may be
- * non-blocking (libuv's end is): EAGAIN waits for room, up to `timeoutMs`. The caller keeps its copies of `fds`.
+ * One passing, or none when the socket has no room for it now (EAGAIN): false, and nothing was sent. The caller
+ * keeps its copies of `fds` either way.
  */
-export function sendFds(sock: number, fds: readonly number[], timeoutMs = 2000): void {
+export function trySendFds(sock: number, fds: readonly number[]): boolean {
   if (fds.length < 1 || fds.length > SCM_MAX_FD) throw new RangeError(`sendFds: 1..${SCM_MAX_FD} descriptors`);
+  encodePassing(fds);
+  for (;;) {
+    const n = Number(sendmsg(sock, headerAt, MSG_NOSIGNAL | MSG_DONTWAIT));
+    if (n === 1) return true;
+    if (n >= 0) throw new LibcError('sendmsg sent nothing', 0, 'EIO');
+    const errno = lastErrno();
+    if (errno === EINTR) continue;
+    if (errno === EAGAIN) return false;
+    fail('sendmsg(SCM_RIGHTS)', errno);
+  }
+}
+
+function encodePassing(fds: readonly number[]): void {
   setupMessage(fds.length, cmsgSpace(fds.length * FD_SIZE));
   // koffi zero-fills the rest of `fds`, the padding included.
   koffi.encode(controlAt, ScmRights, {
@@ -101,6 +114,15 @@ export function sendFds(sock: number, fds: readonly number[], timeoutMs = 2000):
     cmsg_type: SCM_RIGHTS,
     fds,
   });
+}
+
+/**
+ * One passing: sendmsg of one byte (its value = the count) carrying `fds` as SCM_RIGHTS. The socket may be
+ * non-blocking (libuv's end is): EAGAIN waits for room, up to `timeoutMs`. The caller keeps its copies of `fds`.
+ */
+export function sendFds(sock: number, fds: readonly number[], timeoutMs = 2000): void {
+  if (fds.length < 1 || fds.length > SCM_MAX_FD) throw new RangeError(`sendFds: 1..${SCM_MAX_FD} descriptors`);
+  encodePassing(fds);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const n = Number(sendmsg(sock, headerAt, MSG_NOSIGNAL | MSG_DONTWAIT));

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { guestSignal } from '../signals.js';
 import type { ExitStatus as HvExitStatus } from '../types.js';
-import { closeAll, recvFds, sendFds } from './fd-passing.js';
+import { closeAll, recvFds, trySendFds } from './fd-passing.js';
 import { errnoName, LibcError } from './libc.js';
 import {
   decodeInitMessage,
@@ -138,6 +138,13 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** A request not sent yet: the fd channel had no room for its descriptors. */
+interface Outgoing {
+  id: number;
+  frame: Buffer;
+  fds: readonly number[];
+}
+
 interface LiveLaunch {
   resolve: (status: ExitStatus) => void;
   reject: (error: Error) => void;
@@ -177,6 +184,12 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
   private readonly splitter = new FrameSplitter();
   protected readonly pending = new Map<number, Pending>();
   private readonly launches = new Map<number, LiveLaunch>();
+  /**
+   * Requests waiting, in order, for room on the fd channel. init empties it as it reads the frames already sent,
+   * and answers them: each answer retries. (Waiting for room in a blocking poll instead would stall this event
+   * loop, and with it the writes of those very frames, when many launches are asked for at once.)
+   */
+  private readonly outbox: Outgoing[] = [];
   private nextId = 1;
   protected closedReason: string | undefined;
   private agreedVersion = INIT_PROTOCOL_VERSION;
@@ -368,17 +381,37 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
       return Promise.reject(new InitClosedError(`init channel closed: ${this.closedReason}`));
     }
     const answer = this.awaitAnswer(id, type);
-    try {
-      // The ordering rule: descriptors first, then the frame that announces them.
-      if (fds.length > 0) sendFds(this.fdChannel, fds);
-    } catch (error) {
-      this.pending.delete(id);
-      throw error;
-    } finally {
-      closeAll(fds);
-    }
-    this.control.write(frame);
+    // Requests go out in the order asked, so one never overtakes another waiting for room.
+    if (this.outbox.length > 0 || !this.send({ id, frame, fds })) this.outbox.push({ id, frame, fds });
     return answer;
+  }
+
+  /** Sends one request; false when the fd channel has no room for its descriptors now (they are kept). */
+  private send(request: Outgoing): boolean {
+    if (request.fds.length > 0) {
+      let sent: boolean;
+      try {
+        // The ordering rule: descriptors first, then the frame that announces them.
+        sent = trySendFds(this.fdChannel, request.fds);
+      } catch (error) {
+        closeAll(request.fds);
+        const pending = this.pending.get(request.id);
+        this.pending.delete(request.id);
+        pending?.reject(error as Error);
+        return true;
+      }
+      if (!sent) return false;
+      closeAll(request.fds);
+    }
+    this.control.write(request.frame);
+    return true;
+  }
+
+  private flushOutbox(): void {
+    while (this.outbox.length > 0 && this.closedReason === undefined) {
+      if (!this.send(this.outbox[0]!)) return;
+      this.outbox.shift();
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -408,6 +441,8 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
       }
       this.onMessage(message, fds);
     }
+    // init read frames, and with them took their descriptors off the fd channel: there may be room again.
+    if (this.outbox.length > 0) this.flushOutbox();
   }
 
   private onMessage(message: InitMessage, fds: number[] | undefined): void {
@@ -490,6 +525,8 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
     this.pending.clear();
     for (const launch of this.launches.values()) launch.reject(error);
     this.launches.clear();
+    for (const request of this.outbox) closeAll(request.fds);
+    this.outbox.length = 0;
     this.emit('closed', reason);
   }
 }

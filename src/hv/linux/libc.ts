@@ -177,3 +177,15 @@ export const MountAttr = koffi.struct('lxssd_mount_attr', {
   propagation: 'uint64',
   userns_fd: 'uint64',
 });
+
+// ---- opening inside a root (openat2: no libc wrapper before glibc 2.37) and what a descriptor is on ----
+
+/** In the shared table since Linux 5.6. */
+export const SYS_openat2 = 437;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_IN_ROOT = 0x10;
+export const OpenHow = koffi.struct('lxssd_open_how', { flags: 'uint64', mode: 'uint64', resolve: 'uint64' });
+/** statfs's f_type (a word on every 64-bit ABI above), then the rest of the struct, unread. */
+koffi.struct('lxssd_statfs', { f_type: 'int64', rest: koffi.array('uint8', 112) });
+export const fstatfs = libc.func('int fstatfs(int fd, _Out_ lxssd_statfs *buf)');
+export const PROC_SUPER_MAGIC = 0x9fa0;

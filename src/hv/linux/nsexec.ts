@@ -65,6 +65,12 @@ export interface NsExecOptions {
   binds?: BindMount[];
   /** Host file bound read-only at /init in the instance (needs `instanceRoot`): the agent binary. */
   initFile?: string;
+  /**
+   * The helper's fd (>= 3, an entry of `stdio`: 'pipe', a socket) for the guest setup exchange
+   * (./guest-setup-channel.ts): before anything is mounted in the instance root it sends the root's /etc/wsl.conf
+   * there and reads back the hostname, binds and files to write inside the root. Needs `instanceRoot`.
+   */
+  setupFd?: number;
   /** Working directory, inside `root` / the instance when one is given. */
   cwd?: string;
   /**
@@ -146,6 +152,20 @@ function checkPath(what: string, path: string, kind: 'host' | 'bind source' | 'b
   }
 }
 
+/** Throws on a bind the helper would refuse, or misread (a ':' in its paths). */
+export function checkBind(bind: BindMount): void {
+  checkPath('bind source', bind.source, 'bind source');
+  checkPath('bind target', bind.target, 'bind target');
+}
+
+/** A descriptor of the helper's own that the service passes it: 3 or more, with an entry in `stdio`. */
+function stdioFd(what: string, fd: number, stdio: StdioOptions | undefined): void {
+  if (!Number.isSafeInteger(fd) || fd < 3) throw new RangeError(`spawnInNamespace: ${what} must be an fd >= 3, got ${fd}`);
+  if (!Array.isArray(stdio) || stdio.length <= fd) {
+    throw new Error(`spawnInNamespace: ${what} ${fd} needs an entry in stdio (e.g. 'pipe')`);
+  }
+}
+
 /**
  * The helper's arguments for `options`; throws before anything starts on a combination it would refuse. Who owns
  * which rule is written at the top of nsexec/nsexec.c: this side owns which options need or exclude which (the
@@ -194,22 +214,22 @@ export function nsexecArgs(options: NsExecOptions): string[] {
     throw new Error('spawnInNamespace: binds and initFile need instanceRoot');
   }
   for (const bind of options.binds ?? []) {
-    checkPath('bind source', bind.source, 'bind source');
-    checkPath('bind target', bind.target, 'bind target');
+    checkBind(bind);
     args.push('--bind', `${bind.source}:${bind.target}${bind.readOnly ? ':ro' : ''}`);
   }
   if (options.initFile !== undefined) {
     checkPath('initFile', options.initFile, 'host');
     args.push('--init-file', options.initFile);
   }
+  if (options.setupFd !== undefined) {
+    if (options.instanceRoot === undefined) throw new Error('spawnInNamespace: setupFd needs instanceRoot');
+    stdioFd('setupFd', options.setupFd, options.stdio);
+    if (options.setupFd === options.pidFd) throw new Error('spawnInNamespace: setupFd and pidFd must differ');
+    args.push('--setup-fd', String(options.setupFd));
+  }
   if (options.cwd !== undefined) args.push('--cwd', options.cwd);
   if (options.pidFd !== undefined) {
-    if (!Number.isSafeInteger(options.pidFd) || options.pidFd < 3) {
-      throw new RangeError(`spawnInNamespace: pidFd must be an fd >= 3, got ${options.pidFd}`);
-    }
-    if (!Array.isArray(options.stdio) || options.stdio.length <= options.pidFd) {
-      throw new Error(`spawnInNamespace: pidFd ${options.pidFd} needs an entry in stdio (e.g. 'pipe')`);
-    }
+    stdioFd('pidFd', options.pidFd, options.stdio);
     args.push('--pid-fd', String(options.pidFd));
   }
   for (const folder of options.cgroups ?? []) {

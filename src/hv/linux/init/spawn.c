@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -211,6 +212,34 @@ static __attribute__((noreturn)) void child_run(const struct req_launch *req, co
 	child_fail(status_fd, ST_EXEC);
 }
 
+/*
+ * The child runs in init's memory (CLONE_VM | CLONE_VFORK), on a stack of its
+ * own, until it execs or exits: no page tables are copied, whatever init has
+ * touched, and init waits for it anyway (the status pipe).  So it only makes
+ * system calls and writes its own stack; it shares no signal handlers (init
+ * has none, and CLONE_SIGHAND is not given).  One stack will do: init is
+ * suspended while a child uses it.
+ */
+static char child_stack[64 * 1024] __attribute__((aligned(16)));
+
+struct child_args {
+	const struct req_launch *req;
+	const int *stdio;
+	int slave;
+	const struct account *acct;
+	const struct spawn_options *opt;
+	pid_t init_pid;
+	int status_read, status_write;
+};
+
+static int child_entry(void *arg)
+{
+	const struct child_args *a = arg;
+
+	close(a->status_read);
+	child_run(a->req, a->stdio, a->slave, a->acct, a->opt, a->init_pid, a->status_write);
+}
+
 static pid_t failed(struct launch_failure *fail, int exit_code, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static pid_t failed(struct launch_failure *fail, int exit_code, int err, const char *fmt, ...)
@@ -323,10 +352,12 @@ pid_t spawn_launch(const struct req_launch *req, const int stdio[3], const struc
 		goto out;
 	}
 
-	pid = fork();
-	if (pid == 0) {
-		close(status_pipe[0]);
-		child_run(req, stdio, s, &acct, opt, self, status_pipe[1]);
+	{
+		struct child_args args = { req, stdio, s, &acct, opt, self, status_pipe[0],
+					   status_pipe[1] };
+
+		pid = clone(child_entry, child_stack + sizeof child_stack,
+			    CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
 	}
 	if (pid < 0) {
 		failed(fail, EXIT_LAUNCH_SETUP, errno, "fork: %m");

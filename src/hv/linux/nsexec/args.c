@@ -14,8 +14,8 @@ static __attribute__((noreturn)) void usage_error(const char *why)
 	logmsg("%s", why);
 	logmsg("usage: lxssd-nsexec (--uid-map \"INNER OUTER COUNT[,...]\" --gid-map \"...\" | "
 	       "--join-userns PID) [--new-pid] [--new-uts] [--new-ipc] [--hostname NAME] "
-	       "[--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH]] "
-	       "[--cwd DIR] [--pid-fd N] [--cgroup DIR]... -- PROGRAM [ARGS...]");
+	       "[--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH] "
+	       "[--setup-fd N]] [--cwd DIR] [--pid-fd N] [--cgroup DIR]... -- PROGRAM [ARGS...]");
 	logmsg("PROGRAM is an absolute host path, or with --instance-root an absolute path "
 	       "inside the instance (looked up after the pivot)");
 	_exit(EXIT_HELPER);
@@ -91,8 +91,7 @@ static int normalise_target(const char *in, char *out, size_t size)
 	return len ? 0 : -1;
 }
 
-/* "SRC:DST" or "SRC:DST:ro"; SRC an absolute host path, neither contains ':'. */
-static void parse_bind(const char *arg, struct bind_spec *b)
+void parse_bind_spec(const char *arg, struct bind_spec *b)
 {
 	const char *c1 = strchr(arg, ':');
 	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -141,6 +140,7 @@ static const char **value_slot(struct options *opt, const char *a)
 		{ "--instance-root", offsetof(struct options, instance_root) },
 		{ "--init-file", offsetof(struct options, init_file) },
 		{ "--pid-fd", offsetof(struct options, pid_fd_arg) },
+		{ "--setup-fd", offsetof(struct options, setup_fd_arg) },
 	};
 
 	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
@@ -171,6 +171,8 @@ static void check_combinations(const struct options *opt)
 		{ opt->nbinds > 0, "--bind", NEEDS, opt->instance_root != NULL, "--instance-root" },
 		{ opt->init_file != NULL, "--init-file", NEEDS, opt->instance_root != NULL,
 		  "--instance-root" },
+		{ opt->setup_fd_arg != NULL, "--setup-fd", NEEDS, opt->instance_root != NULL,
+		  "--instance-root" },
 	};
 
 	if (!opt->join_userns_arg && !(opt->uid_map_arg && opt->gid_map_arg))
@@ -189,6 +191,7 @@ void parse_args(int argc, char **argv, struct options *opt)
 
 	memset(opt, 0, sizeof *opt);
 	opt->pid_fd = -1;
+	opt->setup_fd = -1;
 	opt->uid_map.name = "uid";
 	opt->gid_map.name = "gid";
 	for (;;) {
@@ -233,7 +236,7 @@ void parse_args(int argc, char **argv, struct options *opt)
 		}
 		if (opt->nbinds == BINDS_MAX)
 			bad_argument("more than %d --bind options", BINDS_MAX);
-		parse_bind(argv[i++], &opt->binds[opt->nbinds++]);
+		parse_bind_spec(argv[i++], &opt->binds[opt->nbinds++]);
 	}
 	if (i >= argc)
 		usage_error("missing PROGRAM after \"--\"");
@@ -257,6 +260,13 @@ void parse_args(int argc, char **argv, struct options *opt)
 		opt->pid_fd = parse_int_arg("--pid-fd", opt->pid_fd_arg, 3);
 		if (fcntl(opt->pid_fd, F_GETFD) < 0)
 			bad_argument("--pid-fd %d: %m", opt->pid_fd);
+	}
+	if (opt->setup_fd_arg) {
+		opt->setup_fd = parse_int_arg("--setup-fd", opt->setup_fd_arg, 3);
+		if (opt->setup_fd == opt->pid_fd)
+			bad_argument("--setup-fd and --pid-fd must be different descriptors");
+		if (fcntl(opt->setup_fd, F_GETFD) < 0)
+			bad_argument("--setup-fd %d: %m", opt->setup_fd);
 	}
 	if (opt->argv[0][0] != '/')
 		usage_error(opt->instance_root

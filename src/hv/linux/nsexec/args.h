@@ -23,10 +23,12 @@ struct bind_spec {
 struct options {
 	const char *uid_map_arg, *gid_map_arg, *root, *cwd;
 	const char *join_userns_arg, *hostname, *instance_root, *init_file, *pid_fd_arg;
+	const char *setup_fd_arg;
 	int new_pid, new_uts, new_ipc;
 	pid_t join_userns; /* 0: none, the maps below instead */
 	struct idmap uid_map, gid_map;
 	int pid_fd;        /* -1: none */
+	int setup_fd;      /* -1: none (guest_setup.h) */
 	struct bind_spec binds[BINDS_MAX];
 	size_t nbinds;
 	const char *cgroups[CGROUPS_MAX];
@@ -37,5 +39,9 @@ struct options {
 /* Fills OPT from main's arguments; anything malformed is exit 125 with the
  * reason and the usage on stderr. */
 void parse_args(int argc, char **argv, struct options *opt);
+
+/* "SRC:DST" or "SRC:DST:ro" (SRC an absolute host path, neither contains
+ * ':') into B, as --bind takes it; exit 125 when malformed. */
+void parse_bind_spec(const char *arg, struct bind_spec *b);
 
 #endif

@@ -4,17 +4,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fail.h"
+#include "guest_setup.h"
 #include "instance.h"
 #include "mountfd.h"
-
-/* Created in the instance root for pivot_root(2) and removed right after. */
-#define OLD_ROOT ".lxssd-oldroot"
 
 /* The instance's /dev: a small tmpfs holding binds of the host's harmless
  * character devices, a private devpts, a shm tmpfs and the usual links.
@@ -62,26 +61,38 @@ static void setup_dev(int rootfd)
 	close(dev);
 }
 
+/* A --bind (or a bind of the guest setup) of a host folder or file. */
+static void bind_host(int root, const struct bind_spec *b)
+{
+	char what[PATH_MAX + 1];
+	struct stat st;
+	int src, target;
+
+	snprintf(what, sizeof what, "/%s", b->target);
+	src = open_host(b->source, "--bind source");
+	if (fstat(src, &st) != 0)
+		die("--bind source: %s: %m", b->source);
+	target = S_ISDIR(st.st_mode) ? ensure_dir(root, b->target) : ensure_file(root, b->target);
+	bind_onto(src, target, BIND_RECURSIVE | (b->readonly ? BIND_READ_ONLY : 0), what);
+	close(target);
+	close(src);
+}
+
 /* pivot_root into ROOTFD (the bind of the instance root onto itself) and
- * drop the host's tree from this mount namespace. */
+ * drop the host's tree from this mount namespace.  pivot_root(".", ".")
+ * stacks the old root on top of the new one, where a lazy unmount of "."
+ * takes it away: no folder for it is made (and removed) in the
+ * distribution's own tree on disk. */
 static void pivot_into(int rootfd)
 {
-	struct stat st;
-
 	if (fchdir(rootfd) != 0)
 		die("instance root: chdir: %m");
-	if (mkdirat(rootfd, OLD_ROOT, 0700) != 0 && errno != EEXIST)
-		die("instance root: mkdir /%s: %m", OLD_ROOT);
-	if (fstatat(rootfd, OLD_ROOT, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-		die("instance root: /%s exists and is not a directory", OLD_ROOT);
-	if (syscall(SYS_pivot_root, ".", OLD_ROOT) != 0)
+	if (syscall(SYS_pivot_root, ".", ".") != 0)
 		die("instance root: pivot_root: %m");
+	if (umount2(".", MNT_DETACH) != 0)
+		die("instance root: detaching the old root: %m");
 	if (chdir("/") != 0)
 		die("instance root: chdir /: %m");
-	if (umount2("/" OLD_ROOT, MNT_DETACH) != 0)
-		die("instance root: detaching the old root: %m");
-	if (rmdir("/" OLD_ROOT) != 0)
-		die("instance root: rmdir /%s: %m", OLD_ROOT);
 }
 
 /* Runs in PID 1 of the new PID namespace, in the new mount namespace (which
@@ -92,15 +103,31 @@ void setup_instance(const struct options *opt)
 	static const char *const no_params[] = { NULL };
 	static const char *const run_params[] = { "mode=0755", NULL };
 	static const char *const tmp_params[] = { "mode=1777", NULL };
-	/* Mount points are made 0755 whatever the service's umask is. */
-	mode_t old_umask = umask(0);
+	struct guest_setup setup = { 0 };
+	mode_t old_umask;
 	int dir, root, src, target;
 
-	/* The instance root becomes a mount point (needed by pivot_root): a
-	 * recursive bind onto itself.  ROOT is that mount from here on. */
 	dir = open(opt->instance_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		die("instance root %s: %m", opt->instance_root);
+	/* Before anything is mounted in the root, with the service's umask:
+	 * the files are what a program chrooted into it would write. */
+	if (opt->setup_fd >= 0) {
+		exchange_guest_setup(opt->setup_fd, dir, &setup);
+		write_guest_files(dir, &setup);
+		if (setup.hostname) {
+			/* Without a UTS namespace of its own it would rename the host. */
+			if (!opt->new_uts)
+				die("--setup-fd: a hostname needs --new-uts");
+			if (sethostname(setup.hostname, strlen(setup.hostname)) != 0)
+				die("sethostname %s: %m", setup.hostname);
+		}
+	}
+
+	/* Mount points are made 0755 whatever the service's umask is. */
+	old_umask = umask(0);
+	/* The instance root becomes a mount point (needed by pivot_root): a
+	 * recursive bind onto itself.  ROOT is that mount from here on. */
 	root = open_tree(dir, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (root < 0)
 		die("instance root: bind %s: %m", opt->instance_root);
@@ -123,20 +150,10 @@ void setup_instance(const struct options *opt)
 	close(mount_fs_at(root, "tmp", "tmpfs", tmp_params, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
 
 	/* Host folders, seen with the user's host rights and no more. */
-	for (size_t i = 0; i < opt->nbinds; i++) {
-		const struct bind_spec *b = &opt->binds[i];
-		char what[PATH_MAX + 1];
-		struct stat st;
-
-		snprintf(what, sizeof what, "/%s", b->target);
-		src = open_host(b->source, "--bind source");
-		if (fstat(src, &st) != 0)
-			die("--bind source: %s: %m", b->source);
-		target = S_ISDIR(st.st_mode) ? ensure_dir(root, b->target) : ensure_file(root, b->target);
-		bind_onto(src, target, BIND_RECURSIVE | (b->readonly ? BIND_READ_ONLY : 0), what);
-		close(target);
-		close(src);
-	}
+	for (size_t i = 0; i < opt->nbinds; i++)
+		bind_host(root, &opt->binds[i]);
+	for (size_t i = 0; i < setup.nbinds; i++)
+		bind_host(root, &setup.binds[i]);
 
 	if (opt->init_file) {
 		struct stat st;

@@ -15,8 +15,9 @@
 
 #include "args.h"
 
-/* Sets up OPT's instance root (/proc, read-only /sys, /dev, /run, /tmp, the
- * binds and /init) and pivots into it; exit 125 on any failure. */
+/* Sets up OPT's instance root (with --setup-fd first the guest setup of
+ * guest_setup.h; then /proc, read-only /sys, /dev, /run, /tmp, the binds and
+ * /init) and pivots into it; exit 125 on any failure. */
 void setup_instance(const struct options *opt);
 
 #endif

@@ -14,13 +14,11 @@
 #include "fail.h"
 #include "mountfd.h"
 
-/* PATH looked up as if ROOTFD were "/" (openat2 RESOLVE_IN_ROOT): symlinks of
- * the distribution, even absolute ones, and ".." stay inside it, exactly as
- * after the pivot.  O_CLOEXEC always. */
-static int open_in_root(int rootfd, const char *rel, int flags)
+int open_in_root(int rootfd, const char *rel, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (uint64_t)mode,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd;
@@ -55,11 +53,11 @@ int ensure_dir(int rootfd, const char *rel)
 		len += n;
 		prefix[len] = '\0';
 
-		fd = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
+		fd = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
 		if (fd < 0 && errno == ENOENT) {
 			if (mkdirat(parent < 0 ? rootfd : parent, name, 0755) != 0 && errno != EEXIST)
 				die("instance root: mkdir /%s: %m", prefix);
-			fd = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY);
+			fd = open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
 		}
 		if (fd < 0)
 			die("instance root: /%s: %m", prefix);
@@ -76,7 +74,7 @@ int ensure_file(int rootfd, const char *rel)
 {
 	const char *slash = strrchr(rel, '/');
 	const char *name = slash ? slash + 1 : rel;
-	int fd = open_in_root(rootfd, rel, O_PATH);
+	int fd = open_in_root(rootfd, rel, O_PATH, 0);
 
 	if (fd < 0 && errno == ENOENT) {
 		int parent = rootfd, made;
@@ -95,7 +93,7 @@ int ensure_file(int rootfd, const char *rel)
 			close(made);
 		if (parent != rootfd)
 			close(parent);
-		fd = open_in_root(rootfd, rel, O_PATH);
+		fd = open_in_root(rootfd, rel, O_PATH, 0);
 	}
 	if (fd < 0)
 		die("instance root: /%s: %m", rel);

@@ -8,12 +8,20 @@
 #ifndef LXSSD_NSEXEC_MOUNTFD_H
 #define LXSSD_NSEXEC_MOUNTFD_H
 
+#include <sys/types.h>
+
 /* How bind_onto copies the source. */
 enum bind_flags {
 	BIND_THIS_MOUNT = 0,     /* only the mount at the source, not those below */
 	BIND_RECURSIVE = 1 << 0, /* the source's whole tree of mounts */
 	BIND_READ_ONLY = 1 << 1, /* all of it read-only */
 };
+
+/* PATH looked up as if ROOTFD were "/" (openat2 RESOLVE_IN_ROOT): symlinks of
+ * the distribution, even absolute ones, and ".." stay inside it, exactly as
+ * after the pivot.  MODE only with O_CREAT (else 0); O_CLOEXEC always.
+ * Returns the descriptor, or -1 with errno set. */
+int open_in_root(int rootfd, const char *rel, int flags, mode_t mode);
 
 /* mkdir -p of REL inside the root; returns an O_PATH descriptor of it. */
 int ensure_dir(int rootfd, const char *rel);

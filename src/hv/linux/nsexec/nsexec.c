@@ -5,7 +5,8 @@
  *
  *   lxssd-nsexec (--uid-map "INNER OUTER COUNT[,...]" --gid-map "..." | --join-userns PID)
  *                [--new-pid] [--new-uts] [--new-ipc] [--hostname NAME]
- *                [--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH]]
+ *                [--root DIR | --instance-root DIR [--bind SRC:DST[:ro]]... [--init-file PATH]
+ *                 [--setup-fd N]]
  *                [--cwd DIR] [--pid-fd N] [--cgroup DIR]... -- PROGRAM [ARGS...]
  *
  * The service (host root) runs this instead of unshare(1)/setpriv(1) because
@@ -56,6 +57,14 @@
  * process it ever starts are counted and limited there: nothing of a VM
  * runs outside its cgroup, not even for a moment.  A failure is exit 125.
  *
+ * --setup-fd N (with --instance-root): before anything is mounted in the
+ * root, PROGRAM's process sends the root's /etc/wsl.conf on descriptor N and
+ * reads back the guest setup the service made of it: a hostname, more binds
+ * and files to write inside the root (guest_setup.h has the exchange).  So
+ * the service learns the distribution's settings, and writes its /etc/hosts
+ * and /etc/resolv.conf, with the user's rights and without a process of
+ * their own.  N is closed before PROGRAM runs.
+ *
  * --pid-fd N: once PROGRAM's process is set up and about to exec, its host
  * pid is written to descriptor N as decimal + "\n", and N is closed (also
  * when the helper fails earlier: EOF without a line).  N is not inherited.
@@ -90,15 +99,15 @@
  *    kernel would otherwise refuse late (overlaps, 2^32, 340 lines, inner 0
  *    mapped); absolute host paths (PROGRAM, --instance-root, --init-file,
  *    --cgroup, --bind SRC); a --bind DST that stays below the root; the
- *    hostname's length; an open --pid-fd from 3 up; a --join-userns process
- *    that exists and is not in our own user namespace; unknown or repeated
- *    options.
+ *    hostname's length; an open --pid-fd from 3 up (and --setup-fd, another
+ *    one); a --join-userns process that exists and is not in our own user
+ *    namespace; unknown or repeated options.
  *  - src/hv/linux/nsexec.ts (nsexecArgs) which options need or exclude
  *    which: maps or --join-userns; --hostname needs --new-uts (else it would
  *    rename the host); --instance-root needs --new-pid (its /proc is the new
- *    PID namespace's) and excludes --root; --bind and --init-file need
- *    --instance-root.  It refuses those with the reason before anything
- *    starts; args.c keeps them as a plain table.  Also its own, as only
+ *    PID namespace's) and excludes --root; --bind, --init-file and
+ *    --setup-fd need --instance-root.  It refuses those with the reason
+ *    before anything starts; args.c keeps them as a plain table.  Also its own, as only
  *    it can see them: that --pid-fd is one of the descriptors it passes,
  *    and that a bind's paths have no ':' to misread in SRC:DST.
  * nsexecArgs also throws early on the value rules it can see in its typed
@@ -108,8 +117,8 @@
  * Files: nsexec.c this overview and main; args.c the command line; idmap.c
  * the maps; cgroup.c --cgroup; creds.c user namespaces and credentials;
  * setup_msg.c the setup messages; child.c the child up to exec; instance.c
- * + mountfd.c the instance root; supervisor.c the process that stays;
- * fail.h exit statuses; ../common/log.c logging, shared with lxssd-init.
+ * + mountfd.c the instance root; guest_setup.c --setup-fd; supervisor.c
+ * the process that stays; fail.h exit statuses; ../common/log.c logging, shared with lxssd-init.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -190,6 +199,9 @@ int main(int argc, char **argv)
 		child_main(sv[1], self, userns_fd, prog_fd, &opt, &orig_mask);
 	}
 	close(sv[1]);
+	/* PROGRAM's end: the service must see EOF as soon as it is done. */
+	if (opt.setup_fd >= 0)
+		close(opt.setup_fd);
 	if (prog_fd >= 0)
 		close(prog_fd);
 	if (userns_fd >= 0)
