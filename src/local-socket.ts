@@ -8,6 +8,12 @@ import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Hypervisor, PeerCredentials } from './hv/index.js';
 
+/**
+ * Connections the kernel queues before the service accepts them. Node's 511 makes a burst of a thousand
+ * clients (a script starting a process each) fail to connect with EAGAIN; the kernel caps this at somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 export class LocalSocketServer {
   readonly server: Server;
   private readonly peers = new WeakMap<Socket, PeerCredentials>();
@@ -37,7 +43,7 @@ export class LocalSocketServer {
     await removeStaleSocket(path);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(path, () => {
+      this.server.listen({ path, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve();
       });
