@@ -5,7 +5,16 @@
 
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
-import { type DistroFiles, type ExitStatus, type GuestUser, guestSignal, HvError, type HvProcess, type OwnerSid } from '../hv/index.js';
+import {
+  type DistroFiles,
+  type ExitStatus,
+  type GuestUser,
+  guestSignal,
+  HvError,
+  type HvProcess,
+  type OwnerSid,
+  SIGKILL,
+} from '../hv/index.js';
 import type { Distributions } from './distributions.js';
 import { fromHv, LxssError } from './errors.js';
 import type { EventBus } from './events.js';
@@ -85,7 +94,7 @@ export interface ProcessView {
 }
 
 /** What a process whose end we could not learn (its instance died) is reported as. */
-const KILLED: ExitStatus = { exitCode: 128 + 9, signal: 9 };
+const KILLED: ExitStatus = { exitCode: 128 + SIGKILL, signal: SIGKILL };
 
 export interface ProcessesOptions {
   /** whose they are: users are looked up in the distributions as this owner */
@@ -535,7 +544,7 @@ export class Processes {
     const timer = setTimeout(() => {
       if (entry?.status) return;
       timedOut = true;
-      entry?.hv?.kill(9).catch(() => undefined);
+      entry?.hv?.kill(SIGKILL).catch(() => undefined);
       deadlinePassed();
     }, timeoutMs);
     let drainTimer: NodeJS.Timeout | undefined;
@@ -544,7 +553,7 @@ export class Processes {
       entry = await Promise.race([creating, deadline.then(() => undefined)]);
       if (!entry) {
         // It may still be launched once the distribution answers again: nobody waits for it then.
-        creating.then((late) => late.hv?.kill(9).catch(() => undefined), () => undefined);
+        creating.then((late) => late.hv?.kill(SIGKILL).catch(() => undefined), () => undefined);
         throw new LxssError(
           'LXSSD_E_TIMEOUT',
           `the process was not started within timeoutMs (${timeoutMs} ms): the distribution was still starting or is not answering`,
@@ -621,7 +630,7 @@ export class Processes {
   /** Kills it if it runs, then forgets it. */
   async remove(id: string): Promise<void> {
     const entry = this.get(id);
-    if (!entry.status && entry.hv) await entry.hv.kill(9).catch(() => undefined);
+    if (!entry.status && entry.hv) await entry.hv.kill(SIGKILL).catch(() => undefined);
     this.entries.delete(id);
   }
 
