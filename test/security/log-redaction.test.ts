@@ -84,6 +84,9 @@ async function exerciseSecrets(service: Running): Promise<{ log: string; secrets
     `/v1/events?since=0&code=${secrets[3]}`,
     `/v1/version?TOKEN=${secrets[4]}`,
     `/v1/version?%74oken=${secrets[4]}`,
+    // Refused (404): lines at info too.
+    `/v1/nothing?ticket=${secrets[2]}&x=1`,
+    `/v1/nothing?%74oken=${secrets[4]}`,
   ];
   for (const path of queries) await request(service.url).get(path).set(bearer);
   assert.equal((await request(service.url).get('/v1/session').set(bearer)).status, 200, 'a good token over TCP');
@@ -129,10 +132,15 @@ describe('the service log', () => {
         assert.equal(line, undefined, `the secret ${secret.slice(0, 8)}… is in the log`);
       }
       // The requests were logged, with the secrets' places marked: this test would see them if they leaked.
-      assert.match(log, /"url":"\/v1\/version\?token=\[redacted\]"/, 'the query token is logged redacted');
-      assert.match(log, /"url":"\/v1\/session\?ticket=\[redacted\]&x=1"/, 'other query values stay');
-      assert.match(log, /"url":"\/v1\/version\?%74oken=\[redacted\]"/, 'a percent-encoded key is caught');
+      // A refused request is a line at info; one that succeeded is a line at debug only.
+      assert.match(log, /"url":"\/v1\/nothing\?token=\[redacted\]"/, 'a refused request is logged, its token redacted');
+      assert.match(log, /"url":"\/v1\/nothing\?ticket=\[redacted\]&x=1"/, 'other query values stay');
+      assert.match(log, /"url":"\/v1\/nothing\?%74oken=\[redacted\]"/, 'a percent-encoded key is caught');
+      const succeeded = /"url":"\/v1\/version\?token=\[redacted\]"/;
+      if (level === 'info') assert.doesNotMatch(log, succeeded, 'a request that succeeded is no line at info');
       if (level === 'debug') {
+        assert.match(log, succeeded, 'the query token is logged redacted');
+        assert.match(log, /"url":"\/v1\/session\?ticket=\[redacted\]&x=1"/, 'other query values stay on a request that succeeded');
         assert.match(log, /"authorization":"Bearer \[redacted\]"/, 'headers are logged at debug, the credential redacted');
         assert.match(log, /"sec-websocket-protocol":"lxss\.events\.v1, lxss\.token\.\[redacted\]"/, 'the subprotocol list keeps its shape');
         assert.match(log, /"parserError":"HPE_HEADER_OVERFLOW"/, 'malformed requests are logged, without their bytes');
