@@ -11,6 +11,7 @@ import { LxssService } from './core/service.js';
 import { createHypervisor, type Hypervisor } from './hv/index.js';
 import { LocalSocketServer } from './local-socket.js';
 import { loggerOptions, requestLogController } from './log-options.js';
+import { lazyChildLogger } from './request-logger.js';
 import { v1Routes } from './routes/index.js';
 import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
@@ -48,6 +49,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     logController: requestLogController(),
+    childLoggerFactory: lazyChildLogger,
     schemaController: { compilersFactory: { buildValidator } },
     // Node's and Fastify's own answers (parser errors, a bad URL, closing) become problem documents too.
     clientErrorHandler(error, socket) {
@@ -74,10 +76,12 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
   app.decorate('connections', connections);
   connections.watch(app.server, (socket) => ({ peer: addressPeer(socket), authenticated: false }));
   // First of all hooks: a request on a refused connection goes no further, and every other one is counted busy.
-  app.addHook('onRequest', async (request, reply) => {
+  // (A callback hook, as every hook each request runs: an async one costs each request a promise.)
+  app.addHook('onRequest', (request, reply, done) => {
     const socket = request.raw.socket;
-    if (connections.isRefused(socket)) throw new LxssError('LXSSD_E_OUT_OF_RESOURCES', 'this connection was refused');
+    if (connections.isRefused(socket)) return done(new LxssError('LXSSD_E_OUT_OF_RESOURCES', 'this connection was refused'));
     reply.raw.once('close', connections.requestStarted(socket, request.headers.upgrade !== undefined));
+    done();
   });
   app.addHook('preClose', async () => connections.closeIdle());
   // JSON bodies come as application/json only: a text/plain body was parsed as a string and then failed

@@ -1,7 +1,7 @@
 // SID tokens: minting, verifying, listing and revoking. Owns the token file; the secret of a token is
 // returned once by mint() and never stored, logged or listed — only its SHA-256 is kept.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { readStateFile, StateFileError, writeFileAtomic } from './atomic-file.js';
 import { LxssError } from './errors.js';
@@ -43,10 +43,11 @@ const LAST_USED_FLUSH_MS = 10_000;
 /** Live tokens one SID may hold: every mint rewrites the file, which must not grow without bound. */
 export const MAX_TOKENS_PER_SID = 256;
 // Compared against when the id is unknown, so a miss costs what a hit costs.
-const DUMMY_HASH = createHash('sha256').update('lxssd-no-such-token').digest();
+const DUMMY_HASH = sha256('lxssd-no-such-token');
 
+// crypto.hash: one call, no Hash object per request (token verification runs on every API request).
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /** What a verified token proves: whose it is, and which token (so what was opened with it ends with it). */

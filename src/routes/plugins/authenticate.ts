@@ -82,14 +82,16 @@ function identify(app: FastifyInstance, options: AuthenticateOptions, request: F
 export async function authenticate(app: FastifyInstance, options: AuthenticateOptions): Promise<void> {
   app.decorateRequest('caller', null);
   app.decorateRequest('ticket', null);
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.public) return;
+  // A callback hook: every API request runs it, and an async one costs each a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.public) return done();
     try {
       request.caller = identify(app, options, request);
     } catch (error) {
       // A client over the failure limit reconnects for its next attempt: each one costs it a new connection.
       if (error instanceof LxssError && error.code === 'LXSSD_E_TOO_MANY_AUTH_FAILURES') reply.header('connection', 'close');
-      throw error;
+      return done(error as Error);
     }
+    done();
   });
 }

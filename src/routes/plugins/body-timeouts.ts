@@ -109,8 +109,12 @@ async function bodyTimeouts(app: FastifyInstance, options: BodyTimeoutOptions): 
     }
   };
 
-  app.addHook('onRequest', async (request) => {
-    if (!bodyPending(request)) return;
+  // A callback hook: every request runs it, and an async one costs each a promise.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (bodyPending(request)) watch(request);
+    done();
+  });
+  const watch = (request: FastifyRequest): void => {
     const now = Date.now();
     watched.add({
       request: request.raw,
@@ -123,7 +127,7 @@ async function bodyTimeouts(app: FastifyInstance, options: BodyTimeoutOptions): 
       timer = setInterval(check, CHECK_EVERY_MS);
       timer.unref();
     }
-  });
+  };
   app.addHook('onClose', async () => {
     if (timer) clearInterval(timer);
     watched.clear();

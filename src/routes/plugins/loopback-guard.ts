@@ -38,8 +38,14 @@ function checkRequest(request: FastifyRequest): void {
 }
 
 async function loopbackGuard(app: FastifyInstance, options: LoopbackGuardOptions): Promise<void> {
-  app.addHook('onRequest', async (request) => {
-    if (!options.isLocalConnection(request.raw.socket)) checkRequest(request);
+  // A callback hook (every request runs it; an async one costs each a promise); checkRequest throws its refusal.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      if (!options.isLocalConnection(request.raw.socket)) checkRequest(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done();
   });
 }
 

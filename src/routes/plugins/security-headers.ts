@@ -33,14 +33,20 @@ function isDashboard(url: string): boolean {
   return path === '/' || /^\/[a-z]+(\.[a-z]+)+$/i.test(path) && !path.startsWith('/openapi') && !path.startsWith('/asyncapi');
 }
 
+function policyFor(url: string): string {
+  if (url.startsWith('/v1/')) return API_CSP;
+  const docs = url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?');
+  return docs ? DOCS_CSP : isDashboard(url) ? DASHBOARD_CSP : API_CSP;
+}
+
 async function securityHeaders(app: FastifyInstance): Promise<void> {
-  app.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook: every response runs it, and an async one costs each a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-frame-options', 'DENY');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
-    const docs = request.url === '/docs' || request.url.startsWith('/docs/') || request.url.startsWith('/docs?');
-    reply.header('content-security-policy', docs ? DOCS_CSP : isDashboard(request.url) ? DASHBOARD_CSP : API_CSP);
-    return payload;
+    reply.header('content-security-policy', policyFor(request.url));
+    done(null, payload);
   });
 }
 
