@@ -85,13 +85,13 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
 
 /**
  * Methods whose request body Fastify parses even when the route takes none, refusing one it cannot parse (400)
- * or whose type it has no parser for (415). A DELETE with a body is refused as a 400 LXSSD_E_BAD_REQUEST.
+ * or whose type it has no parser for (415). A DELETE is one of them: its JSON body is parsed and ignored.
  */
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * Declares the input errors a route's schema makes possible, so the document cannot forget them: 400 when
- * anything is validated, 408, 413 and 415 when a body is read; for a POST, PUT or PATCH that takes no body, the
+ * anything is validated, 408, 413 and 415 when a body is read; for a POST, PUT, PATCH or DELETE that takes no body, the
  * 400 (malformed JSON) and 415 (another type) of a body sent anyway. Runs for every route as it is added.
  */
 export function declareInputProblems(

@@ -11,7 +11,10 @@ import { startServer } from '../helpers/server.js';
 /** A request with a raw body on the local socket: its status and problem code. */
 function sendRaw(socketPath: string, method: string, path: string, type: string, body: string): Promise<{ status: number; code?: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath, method, path, headers: { host: 'localhost', 'content-type': type } }, (res) => {
+    // Content-Length said outright: Node's client sends a DELETE's body without one, and the server then reads
+    // those bytes as the next request.
+    const headers = { host: 'localhost', 'content-type': type, 'content-length': String(Buffer.byteLength(body)) };
+    const req = httpRequest({ socketPath, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
@@ -66,7 +69,7 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('declares the 400 and 415 of a bodiless POST, PUT or PATCH (and the 400 of a DELETE), which the server does send for a body it cannot take', async (t) => {
+  it('declares the 400 and 415 of a bodiless POST, PUT, PATCH or DELETE, which the server does send for a body it cannot take', async (t) => {
     const server = await startServer(t);
     const document = (await request(server.url).get('/openapi.json')).body;
     type Operation = { requestBody?: unknown; responses: Record<string, unknown> };
@@ -77,13 +80,6 @@ describe('GET /openapi.json', () => {
         const where = `${method.toUpperCase()} ${path}`;
         const id = path.startsWith('/v1/tokens/') ? '0123456789abcdef' : '00000000-0000-4000-8000-000000000000';
         const url = path.replace('{distro}', 'NoSuchDistro').replace('{id}', id);
-        if (method === 'delete') {
-          // A DELETE with a body is refused before it is read.
-          const withBody = await sendRaw(server.socketPath, 'DELETE', url, 'text/plain', 'hello');
-          assert.deepEqual(withBody, { status: 400, code: 'LXSSD_E_BAD_REQUEST' }, `${where} with a body`);
-          assert.ok(operation.responses['400'], `${where} declares 400`);
-          continue;
-        }
         const unsupported = await sendRaw(server.socketPath, method.toUpperCase(), url, 'text/plain', 'hello');
         assert.deepEqual(unsupported, { status: 415, code: 'LXSSD_E_UNSUPPORTED_MEDIA_TYPE' }, `${where} with text/plain`);
         const malformed = await sendRaw(server.socketPath, method.toUpperCase(), url, 'application/json', '{"');
@@ -93,7 +89,7 @@ describe('GET /openapi.json', () => {
         checked++;
       }
     }
-    assert.ok(checked >= 2, `bodiless POSTs checked: ${checked}`);
+    assert.ok(checked >= 4, `bodiless POSTs and DELETEs checked: ${checked}`);
   });
 
   it('serves Swagger UI at /docs', async (t) => {

@@ -143,7 +143,8 @@ describe('S2: tokens over TCP', () => {
     // Behaviour above; here only that the store never compares a presented secret with a stored one.
     const { readFile } = await import('node:fs/promises');
     const source = await readFile(new URL('../../../src/core/token-store.ts', import.meta.url), 'utf8');
-    assert.match(source, /createHash\('sha256'\)/, 'presented tokens are hashed before any lookup');
+    assert.match(source, /\b(createHash|hash)\('sha256'/, 'presented tokens are hashed before any lookup');
+    assert.match(source, /timingSafeEqual\(/, 'and the hashes compared in constant time');
     assert.doesNotMatch(source, /\.token\s*===|===\s*token\b/, 'no string comparison of secrets');
   });
 });
