@@ -4,7 +4,8 @@
 
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import type { HelperProcess } from '../../src/hv/linux/helper-spawn.js';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -97,7 +98,7 @@ interface Fixture {
   agent: string;
   alice: TestUser;
   mapping: IdMapping;
-  holder: ChildProcess;
+  holder: HelperProcess;
   holderPid: number;
   holderUserns: string;
 }
@@ -181,7 +182,7 @@ async function tearDown(f: Fixture): Promise<void> {
 }
 
 interface Instance {
-  helper: ChildProcess;
+  helper: HelperProcess;
   /** Host pid of the instance's PID 1, as reported on --pid-fd. */
   pid: number;
   result: Promise<ChildResult>;

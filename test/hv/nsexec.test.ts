@@ -2,7 +2,8 @@
 
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { HelperProcess } from '../../src/hv/linux/helper-spawn.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, open, readFile, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
@@ -82,7 +83,7 @@ function processDead(pid: number): boolean {
 
 /** Whatever a test left running is killed afterwards, even when an assertion failed (else the pipes keep the test
  * process alive). `pid` is the program's host pid: without a PID namespace, $$ inside is the host pid. */
-function cleanup(t: TestContext, helper: ChildProcess, pid: () => number | undefined): void {
+function cleanup(t: TestContext, helper: HelperProcess, pid: () => number | undefined): void {
   t.after(() => {
     helper.kill('SIGKILL');
     const program = pid();
@@ -94,7 +95,7 @@ function cleanup(t: TestContext, helper: ChildProcess, pid: () => number | undef
 }
 
 /** Starts `sh -c 'echo $$; exec sleep 1000'` in a namespace and returns the helper and the program's host pid. */
-async function startSleeper(t: TestContext): Promise<{ helper: ChildProcess; pid: number }> {
+async function startSleeper(t: TestContext): Promise<{ helper: HelperProcess; pid: number }> {
   const helper = spawnInNamespace({
     mapping: SHIFTED,
     argv: [BUSYBOX, 'sh', '-c', `echo $$; exec ${BUSYBOX} sleep 1000`],

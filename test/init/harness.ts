@@ -1,7 +1,7 @@
 // Shared by the test/init suites: start the real lxssd-init (a plain child, or chrooted through lxssd-nsexec),
 // run launches with stdio collected, and look at the process table. Everything started is ended in t.after.
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -17,6 +17,7 @@ import {
   type ExitStatus,
   type LaunchOptions,
 } from '../../src/hv/linux/init-channel.js';
+import type { HelperStdio, Subprocess } from '../../src/hv/linux/helper-spawn.js';
 import { identityMapping, spawnInNamespace } from '../../src/hv/linux/nsexec.js';
 import { buildBusyboxRootfs } from '../helpers/rootfs.js';
 
@@ -51,7 +52,7 @@ export class RawInitChannel extends InitChannel {
 }
 
 export interface StartedInit {
-  child: ChildProcess;
+  child: Subprocess;
   channel: RawInitChannel;
   /** init's pid as this test process sees it (HELLO_ACK: no PID namespace in these tests). */
   pid: number;
@@ -60,8 +61,8 @@ export interface StartedInit {
 }
 
 /** Spawns init without HELLO. `root`: chrooted there through lxssd-nsexec (identity mapping; needs root). */
-export function spawnInit(t: TestContext, { root }: { root?: string } = {}): { child: ChildProcess; channel: RawInitChannel; log: () => string } {
-  const stdio: StdioOptions = ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'];
+export function spawnInit(t: TestContext, { root }: { root?: string } = {}): { child: Subprocess; channel: RawInitChannel; log: () => string } {
+  const stdio: HelperStdio[] = ['ignore', 'inherit', 'pipe', 'pipe', 'pipe'];
   const child =
     root === undefined
       ? spawn(initPath(), [], { stdio, env: {} })
@@ -82,7 +83,7 @@ export async function startInit(t: TestContext, options: { root?: string } = {})
 }
 
 /** Ends init and whatever it runs: close the channel (init kills everything), SIGKILL if it lingers. */
-export async function stopInit(child: ChildProcess, channel: InitChannel): Promise<void> {
+export async function stopInit(child: Subprocess, channel: InitChannel): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     channel.close();
     const gone = await Promise.race([

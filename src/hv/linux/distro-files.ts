@@ -2,7 +2,7 @@
 // user namespace (lxssd-nsexec), so it can do no more than the owner could, and the ones that read or write
 // the tree run chrooted into it, so no name in the tree can reach outside. The tools are busybox-static's.
 
-import type { ChildProcess } from 'node:child_process';
+import type { HelperProcess } from './helper-spawn.js';
 import { once } from 'node:events';
 import { access, chmod, chown, mkdir } from 'node:fs/promises';
 import { constants } from 'node:os';
@@ -27,7 +27,7 @@ interface ToolRun {
   stderr: string;
 }
 
-function collectStderr(child: ChildProcess): () => string {
+function collectStderr(child: HelperProcess): () => string {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < STDERR_KEEP) stderr += chunk.toString();
@@ -35,7 +35,7 @@ function collectStderr(child: ChildProcess): () => string {
   return () => stderr.trim();
 }
 
-async function exitCode(child: ChildProcess): Promise<number> {
+async function exitCode(child: HelperProcess): Promise<number> {
   if (child.exitCode !== null) return child.exitCode;
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   // A helper on this host: the host's signal numbers are the right ones for 128+N.
@@ -43,7 +43,7 @@ async function exitCode(child: ChildProcess): Promise<number> {
 }
 
 /** The exit code once all the child printed has been read too ('exit' may come before the last output). */
-async function completed(child: ChildProcess): Promise<number> {
+async function completed(child: HelperProcess): Promise<number> {
   await Promise.all([child.stdout, child.stderr].map((stream) => (stream ? finished(stream).catch(() => undefined) : undefined)));
   return exitCode(child);
 }

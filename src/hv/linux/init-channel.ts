@@ -2,7 +2,7 @@
 // answers by id, descriptors on the fd channel, process exits as events. Transport-free of HTTP; knows nothing
 // about sessions. It never reads the fd channel through libuv (that would drop SCM_RIGHTS): only fd-passing.ts.
 
-import type { ChildProcess } from 'node:child_process';
+import type { Subprocess } from './helper-spawn.js';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -196,7 +196,7 @@ export class InitChannel extends EventEmitter<InitChannelEvents> {
   /** Settles when the init process itself exits (which may be before or after 'closed'). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly child: ChildProcess) {
+  constructor(readonly child: Subprocess) {
     super();
     const control = child.stdio[3];
     const fdSocket = child.stdio[4];

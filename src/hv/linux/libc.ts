@@ -189,3 +189,28 @@ export const OpenHow = koffi.struct('lxssd_open_how', { flags: 'uint64', mode: '
 koffi.struct('lxssd_statfs', { f_type: 'int64', rest: koffi.array('uint8', 112) });
 export const fstatfs = libc.func('int fstatfs(int fd, _Out_ lxssd_statfs *buf)');
 export const PROC_SUPER_MAGIC = 0x9fa0;
+
+// ---- posix_spawn(3) and reaping: helpers started without forking the service (./helper-spawn.ts) ----
+
+/** fcntl(2)'s F_DUPFD_CLOEXEC: a copy at the lowest free number at or above the argument */
+export const F_DUPFD_CLOEXEC = 1030;
+export const WNOHANG = 1;
+export const POSIX_SPAWN_SETSIGDEF = 0x04;
+export const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+// posix_spawn_file_actions_t, posix_spawnattr_t and sigset_t are opaque here: buffers the caller allocates,
+// larger than glibc's, initialised and destroyed by glibc's own functions. These return an errno, not -1.
+export const posixSpawn = libc.func(
+  'int posix_spawn(_Out_ int *pid, const char *path, void *fileActions, void *attr, const char **argv, const char **envp)',
+);
+export const fileActionsInit = libc.func('int posix_spawn_file_actions_init(void *fileActions)');
+export const fileActionsDestroy = libc.func('int posix_spawn_file_actions_destroy(void *fileActions)');
+export const addDup2 = libc.func('int posix_spawn_file_actions_adddup2(void *fileActions, int fd, int newfd)');
+export const spawnAttrInit = libc.func('int posix_spawnattr_init(void *attr)');
+export const spawnAttrDestroy = libc.func('int posix_spawnattr_destroy(void *attr)');
+export const spawnAttrSetFlags = libc.func('int posix_spawnattr_setflags(void *attr, short flags)');
+export const spawnAttrSetSigMask = libc.func('int posix_spawnattr_setsigmask(void *attr, void *sigset)');
+export const spawnAttrSetSigDefault = libc.func('int posix_spawnattr_setsigdefault(void *attr, void *sigset)');
+export const sigemptyset = libc.func('int sigemptyset(void *sigset)');
+export const sigfillset = libc.func('int sigfillset(void *sigset)');
+export const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)');

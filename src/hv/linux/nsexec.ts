@@ -16,10 +16,10 @@
 // Helper exit status: the program's own, 128+N if it died of signal N, 127 program not found, 126 not executable,
 // 125 the helper failed before exec (bad arguments, map rejected, chroot/mount/pivot failed; the reason is on stderr).
 
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HvError } from '../errors.js';
+import { type HelperProcess, type HelperStdio, spawnHelper } from './helper-spawn.js';
 
 export interface IdMapEntry {
   inner: number;
@@ -85,7 +85,7 @@ export interface NsExecOptions {
   argv: string[];
   /** The program's whole environment. Default: only a standard PATH, so the service's own variables never leak in. */
   env?: Record<string, string>;
-  stdio?: StdioOptions;
+  stdio?: HelperStdio[] | HelperStdio;
   /**
    * cgroup folders (absolute host paths: one per v1 controller, or one v2 group) the helper moves itself into
    * before it forks anything, so the program and all it starts are born inside them.
@@ -159,7 +159,7 @@ export function checkBind(bind: BindMount): void {
 }
 
 /** A descriptor of the helper's own that the service passes it: 3 or more, with an entry in `stdio`. */
-function stdioFd(what: string, fd: number, stdio: StdioOptions | undefined): void {
+function stdioFd(what: string, fd: number, stdio: NsExecOptions['stdio']): void {
   if (!Number.isSafeInteger(fd) || fd < 3) throw new RangeError(`spawnInNamespace: ${what} must be an fd >= 3, got ${fd}`);
   if (!Array.isArray(stdio) || stdio.length <= fd) {
     throw new Error(`spawnInNamespace: ${what} ${fd} needs an entry in stdio (e.g. 'pipe')`);
@@ -248,28 +248,20 @@ function ignore(): void {
 }
 
 /**
- * Spawns the helper (which must run as host root). Failures before exec surface as exit code 125, not as throws.
- * A helper that could not be started at all (out of descriptors or processes: Node reports it as an 'error'
- * event on the next tick, and an unheard one ends the service) throws HvError `out-of-resources` here instead.
+ * Spawns the helper (which must run as host root; ./helper-spawn.ts: without forking the service). Failures
+ * before exec surface as exit code 125, not as throws. A helper that could not be started at all (out of
+ * descriptors or processes) throws HvError `out-of-resources`.
  */
-export function spawnInNamespace(options: NsExecOptions): ChildProcess {
+export function spawnInNamespace(options: NsExecOptions): HelperProcess {
   const program = nsexecPath();
   const args = nsexecArgs(options);
-  let child: ChildProcess;
-  try {
-    child = spawn(program, args, { env: options.env ?? { ...DEFAULT_ENV }, stdio: options.stdio ?? 'pipe', shell: false });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (OUT_OF_RESOURCES_ERRNOS.has(code)) throw new HvError('out-of-resources', `cannot start a helper process: ${code}`);
-    throw error;
-  }
+  const stdio = options.stdio ?? 'pipe';
+  const child = spawnHelper(program, args, {
+    env: options.env ?? { ...DEFAULT_ENV },
+    stdio: typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio,
+  });
   // A later failed kill() emits 'error' too; and a helper's stdio may fail (EPIPE) with no reader attached.
   child.on('error', ignore);
-  if (child.pid === undefined) {
-    // Node spawns with pipes it made first; EMFILE/ENFILE (pipes) and EAGAIN (fork) leave it here with no pid.
-    // (ENOENT/EACCES cannot be: nsexecPath() checked the helper is executable.)
-    throw new HvError('out-of-resources', 'cannot start a helper process: the service is out of descriptors or processes (EMFILE, ENFILE or EAGAIN)');
-  }
   for (const stream of child.stdio) stream?.on('error', ignore);
   return child;
 }
@@ -278,7 +270,7 @@ export function spawnInNamespace(options: NsExecOptions): ChildProcess {
  * The host pid the helper reports on `pidFd` (spawned with `stdio[fd] = 'pipe'`). Rejects when the helper closes
  * it without a pid, i.e. it failed before exec (its exit code and stderr say why).
  */
-export function readReportedPid(child: ChildProcess, fd: number): Promise<number> {
+export function readReportedPid(child: HelperProcess, fd: number): Promise<number> {
   const stream = child.stdio[fd];
   if (!stream) return Promise.reject(new Error(`helper fd ${fd} is not a pipe`));
   return new Promise((resolve, reject) => {

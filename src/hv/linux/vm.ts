@@ -4,7 +4,7 @@
 // processes carry a parent-death signal, and PID 1's death ends its whole PID namespace. Every process of the VM
 // (holder, helpers, instances) is born in the VM's cgroup (./cgroup.ts), which goes when the VM does.
 
-import type { ChildProcess } from 'node:child_process';
+import type { HelperProcess } from './helper-spawn.js';
 import { once } from 'node:events';
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
@@ -41,7 +41,7 @@ const TERMINATE_GRACE_MS = 2000;
 const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS']);
 
 /** Keeps the last few KiB a helper printed, for the error when it fails. */
-function stderrTail(child: ChildProcess): () => string {
+function stderrTail(child: HelperProcess): () => string {
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);
@@ -49,7 +49,7 @@ function stderrTail(child: ChildProcess): () => string {
   return () => tail.trim();
 }
 
-function exited(child: ChildProcess): Promise<void> {
+function exited(child: HelperProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return once(child, 'exit').then(() => undefined);
 }
@@ -74,7 +74,7 @@ export class LinuxVm implements HvVm {
   private dead = false;
 
   private constructor(
-    private readonly holder: ChildProcess,
+    private readonly holder: HelperProcess,
     readonly pid: number,
     private readonly uid: number,
     private readonly files: LinuxDistroFiles,
@@ -87,7 +87,7 @@ export class LinuxVm implements HvVm {
 
   /** Boots the VM: a holder that does nothing but keep the user namespace alive, inside the VM's cgroup. */
   static async start(uid: number, mapping: IdMapping, files: LinuxDistroFiles, cgroup: VmCgroup): Promise<LinuxVm> {
-    let holder: ChildProcess;
+    let holder: HelperProcess;
     try {
       holder = spawnInNamespace({
         mapping,
@@ -215,7 +215,7 @@ class LinuxInstance implements HvInstance {
   private readonly pidNamespace: string | undefined;
 
   constructor(
-    private readonly helper: ChildProcess,
+    private readonly helper: HelperProcess,
     private readonly channel: InitChannel,
     readonly pid: number,
     readonly guest: GuestSetup,
