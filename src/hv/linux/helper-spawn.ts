@@ -29,7 +29,6 @@ import {
   POSIX_SPAWN_SETSIGMASK,
   posixSpawn,
   sigemptyset,
-  sigfillset,
   spawnAttrDestroy,
   spawnAttrInit,
   spawnAttrSetFlags,
@@ -239,10 +238,11 @@ export function spawnHelper(program: string, args: readonly string[], options: H
     attrReady = true;
     // The helper starts as Node's children do: no signal blocked, every disposition the default (the service
     // ignores SIGPIPE, which an exec would otherwise hand down).
+    // Every bit set, not sigfillset(): that leaves out glibc's own two real-time signals (32, 33), which its
+    // posix_spawn then hands to the program ignored.
     const none = Buffer.alloc(SIGSET_BYTES);
-    const all = Buffer.alloc(SIGSET_BYTES);
+    const all = Buffer.alloc(SIGSET_BYTES, 0xff);
     sigemptyset(none);
-    sigfillset(all);
     spawnAttrSetSigMask(attr, none);
     spawnAttrSetSigDefault(attr, all);
     spawnAttrSetFlags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

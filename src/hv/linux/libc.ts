@@ -212,5 +212,4 @@ export const spawnAttrSetFlags = libc.func('int posix_spawnattr_setflags(void *a
 export const spawnAttrSetSigMask = libc.func('int posix_spawnattr_setsigmask(void *attr, void *sigset)');
 export const spawnAttrSetSigDefault = libc.func('int posix_spawnattr_setsigdefault(void *attr, void *sigset)');
 export const sigemptyset = libc.func('int sigemptyset(void *sigset)');
-export const sigfillset = libc.func('int sigfillset(void *sigset)');
 export const waitpid = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
