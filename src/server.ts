@@ -13,6 +13,7 @@ import { LocalSocketServer } from './local-socket.js';
 import { loggerOptions, requestLogController } from './log-options.js';
 import { lazyChildLogger } from './request-logger.js';
 import { v1Routes } from './routes/index.js';
+import { buildSerializer } from './routes/serialization.js';
 import { buildValidator } from './routes/validation.js';
 import { chooseSubprotocol } from './routes/subprotocols.js';
 import bodyTimeouts from './routes/plugins/body-timeouts.js';
@@ -50,7 +51,7 @@ export async function buildServer(config: Config, deps: ServerDeps = {}): Promis
     logger: loggerOptions(config.logLevel),
     logController: requestLogController(),
     childLoggerFactory: lazyChildLogger,
-    schemaController: { compilersFactory: { buildValidator } },
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
     // Node's and Fastify's own answers (parser errors, a bad URL, closing) become problem documents too.
     clientErrorHandler(error, socket) {
       // Fastify calls it bound to the instance.
