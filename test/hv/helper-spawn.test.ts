@@ -87,18 +87,20 @@ describe('spawnHelper', () => {
   });
 
   it('keeps the service alive while a helper runs, and leaves none of its descriptors behind', async () => {
-    const before = readdirSync('/proc/self/fd').length;
-    const helper = sh('sleep 0.2');
+    const sockets = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    const before = sockets();
+    const helper = sh('sleep 0.2', ['pipe', 'pipe', 'pipe']);
+    assert.equal(sockets(), before + 3, 'one socket to each of its three fds');
     // Nothing else holds this test's event loop: the exit must still arrive.
     const [code] = await once(helper, 'close');
     assert.equal(code, 0);
-    const after = readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return !readlinkSync(`/proc/self/fd/${fd}`).startsWith('/proc');
-      } catch {
-        return false;
-      }
-    });
-    assert.ok(after.length <= before, `descriptors before ${before}, after ${after.length}`);
+    assert.equal(sockets(), before, 'its stdin too is closed once it has exited');
   });
 });

@@ -155,7 +155,8 @@ export class HelperProcess extends EventEmitter implements Subprocess {
   reaped(code: number | null, signal: NodeJS.Signals | null): void {
     this.exitCode = code;
     this.signalCode = signal;
-    // Its stdin has no reader any more: writes would only fail.
+    // Its stdin has no reader any more: writes would only fail (Node's ChildProcess destroys it too).
+    this.stdin?.destroy();
     this.emit('exit', code, signal);
     this.maybeClose();
   }
