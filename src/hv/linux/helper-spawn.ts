@@ -175,8 +175,13 @@ function lifted(fd: number, floor: number): number {
   return copy;
 }
 
-function outOfResources(what: string, code: string): HvError {
-  return new HvError('out-of-resources', `cannot start a helper process: ${what} failed with ${code}`);
+/** errno names that mean the service (or the host) is out of descriptors, memory or processes, not a bad request */
+const OUT_OF_RESOURCES: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN']);
+
+/** HvError `out-of-resources` for those; any other failure is a plain Error (a bug here, or a broken host). */
+function outOfResources(what: string, code: string): Error {
+  const message = `cannot start a helper process: ${what} failed with ${code}`;
+  return OUT_OF_RESOURCES.has(code) ? new HvError('out-of-resources', message) : new Error(message);
 }
 
 /**

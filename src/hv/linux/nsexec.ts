@@ -18,7 +18,6 @@
 
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { HvError } from '../errors.js';
 import { type HelperProcess, type HelperStdio, spawnHelper } from './helper-spawn.js';
 
 export interface IdMapEntry {
@@ -239,9 +238,6 @@ export function nsexecArgs(options: NsExecOptions): string[] {
   args.push('--', ...options.argv);
   return args;
 }
-
-/** errno names that mean the service (or the host) is out of descriptors, memory or processes, not a bad request */
-export const OUT_OF_RESOURCES_ERRNOS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'ENOBUFS', 'EAGAIN']);
 
 function ignore(): void {
   // A stream or child error nobody else listens for must not become an uncaught exception (a crash).
